@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - the daemon's records on local disk.
+ *
+ * An LMDB environment holds the ordered index: every key with its metadata,
+ * small values inline, and for chunks the per-block checksums and the id of
+ * the body file. Chunk bodies live in files under DIR/bodies, written whole
+ * into a new file by PUT (copy on write) and updated in place by PATCH, the
+ * block checksums committed after the data. See docs/storage.md.
+ *
+ * Threads: write calls (batch_*, put, patch, sync, mark_corrupt) come from
+ * one writer thread only; read calls (get, head, list, scan, digest, stat,
+ * scrub_next) from any thread, concurrently with the writer. A read never
+ * sees a body half-written by the writer (per-key striped locks).
+ */
+#ifndef QFS_CHUNKD_STORE_H
+#define QFS_CHUNKD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/msg.h"
+
+enum chk_sync_mode {
+	CHK_SYNC_COMMIT = 0, /* durable at SYNC and every CHK_SYNC_INTERVAL_MS */
+	CHK_SYNC_ALWAYS,     /* durable before each write is acknowledged */
+	CHK_SYNC_NONE,	     /* never synced; wiped after an unclean reboot */
+};
+
+#define CHK_SYNC_INTERVAL_MS 200
+
+struct chk_store_opts {
+	const char *dir;	 /* data directory, created if missing */
+	enum chk_sync_mode sync;
+	uint64_t capacity;	 /* bytes; 0 = the filesystem's size */
+	uint64_t map_size;	 /* LMDB map size; 0 = default (64 GiB) */
+};
+
+struct chk_store;
+
+/*
+ * Open or create the store in opts->dir. A new (or emptied) directory gets
+ * a fresh random store id and reports PROTO_STORE_FRESH. Returns 0 or
+ * -errno (-EIO for a damaged index, with a logged reason).
+ */
+int chk_store_open(const struct chk_store_opts *opts, struct chk_store **out);
+void chk_store_close(struct chk_store *st); /* NULL is a no-op */
+
+/* Identity for HELLO: store id, volume id (zeros until a SUPER is stored),
+ * PROTO_STORE_* flags. */
+void chk_store_identity(struct chk_store *st, uint8_t store_id[PROTO_ID_LEN],
+			uint8_t volume_id[PROTO_ID_LEN], uint32_t *flags);
+
+/* ---- writer thread only ---- */
+
+/* Start a batch of writes that chk_store_batch_commit() makes visible at once. */
+int chk_store_batch_begin(struct chk_store *st);
+
+/*
+ * Merge a record (PUT). @sums has proto_nblocks(meta->len) entries and
+ * @val meta->len bytes; the store verifies them (-EBADE on mismatch). On
+ * success @rep holds the version and flags stored after the merge (which
+ * may be the older stored record's if it wins). Returns 0 or -errno:
+ * -ENOSPC (full; tombstones still pass while the reserve lasts), -EXDEV
+ * (a SUPER of another volume), -EIO, -ENOMEM. A failed call leaves the
+ * batch as it was before the call.
+ */
+int chk_store_put(struct chk_store *st, const struct proto_put_req *q, const void *val,
+		  struct proto_write_rep *rep);
+
+/*
+ * Conditional range write (PATCH): applied when the stored version equals
+ * q->base (zero base: the chunk is absent or a tombstone), a success without
+ * change when it already equals q->ver, else -ESTALE with rep->stored set.
+ * @data has @len bytes with xxh3 q->sum (-EBADE if not).
+ */
+int chk_store_patch(struct chk_store *st, const struct proto_patch_req *q, const void *data,
+		    uint32_t len, struct proto_write_rep *rep);
+
+/* Record that a chunk failed its checksum (from reads or the scrubber). */
+int chk_store_mark_corrupt(struct chk_store *st, const struct proto_key *key,
+			   const struct proto_version *ver);
+
+/* Commit the batch; in CHK_SYNC_ALWAYS mode also make it durable. On
+ * failure every write of the batch is undone and the error returned. */
+int chk_store_batch_commit(struct chk_store *st);
+
+/* Make every committed write durable (SYNC request and the periodic timer). */
+int chk_store_sync(struct chk_store *st);
+
+/* ---- any thread ---- */
+
+/*
+ * Read a record or the blocks of a chunk covering [q->offset, q->offset +
+ * q->length). On success *data is malloc'ed (NULL when empty) and owned by
+ * the caller. -ENOENT when absent (a tombstone is returned, not ENOENT);
+ * -EBADE when a covered block fails its checksum (the record is then
+ * marked corrupt through the writer's queue by the caller).
+ */
+int chk_store_get(struct chk_store *st, const struct proto_get_req *q,
+		  struct proto_get_rep *rep, void **data, size_t *data_len);
+
+/* Metadata only; CORRUPT flag set when known bad. 0 or -ENOENT. */
+int chk_store_head(struct chk_store *st, const struct proto_key *key, struct proto_meta *m);
+
+/* One page of a partition (LIST) or of the whole store (SCAN), encoded as a
+ * page reply into @out (proto_encode_page_head + entries). */
+int chk_store_list(struct chk_store *st, const struct proto_list_req *q, struct proto_wr *out);
+int chk_store_scan(struct chk_store *st, const struct proto_scan_req *q, struct proto_wr *out);
+
+int chk_store_digest(struct chk_store *st, const struct proto_digest_req *q,
+		     struct proto_digest_rep *rep);
+
+int chk_store_stat(struct chk_store *st, struct proto_stat_rep *rep);
+
+/*
+ * Scrubber step: verify the next chunk after *cursor (cursor_len bytes, 0 =
+ * start over) and advance the cursor. Returns bytes verified (0 at the end
+ * of the store), or -errno. *bad is set when a block failed; the caller then
+ * calls chk_store_mark_corrupt() from the writer thread.
+ */
+int64_t chk_store_scrub_next(struct chk_store *st, uint8_t cursor[PROTO_KEY_MAX],
+			     uint16_t *cursor_len, struct proto_key *bad_key,
+			     struct proto_version *bad_ver, bool *bad);
+
+#endif

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * msg.h - the ARGS frame of every request and reply, encoded and validated.
+ *
+ * Encoders append to a proto_wr (check w->bad afterwards). Decoders take the
+ * ARGS bytes and the DATA frame length from the (already validated) header,
+ * check every field and reject with a distinct errno:
+ *   -EBADMSG       truncated, trailing bytes, bad flag bits or counts
+ *   -EMSGSIZE      a length field beyond its limit
+ *   -EINVAL        name empty, with '/' or NUL, "." or ".."
+ *   -ENAMETOOLONG  name over 255 bytes
+ *   -EFBIG         body over the maximum for its kind
+ * A decoded struct may borrow from the ARGS buffer only where noted.
+ *
+ * Common encodings: key = u16 len + canonical key bytes (proto/key.h);
+ * version = u64 hlc + u64 writer; meta = 40 bytes (proto/record.h);
+ * sums = u16 count + count * u64.
+ */
+#ifndef QFS_PROTO_MSG_H
+#define QFS_PROTO_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/key.h"
+#include "proto/record.h"
+#include "proto/version.h"
+#include "proto/wire.h"
+
+#define PROTO_DAEMON_NAME_MAX 64
+#define PROTO_ID_LEN 16
+
+/* ---- HELLO ---- */
+
+struct proto_hello_req {
+	uint16_t min_version, max_version; /* protocol versions the client speaks */
+	uint64_t clock;			   /* client hlc, absorbed by the daemon */
+	uint8_t volume_id[PROTO_ID_LEN];   /* expected volume; zeros = unknown */
+};
+
+#define PROTO_STORE_FRESH 0x1u	  /* store created empty when this daemon started */
+#define PROTO_STORE_NOVOLUME 0x2u /* no superblock stored yet */
+#define PROTO_STORE_FOREIGN 0x4u  /* store holds a different volume than asked */
+#define PROTO_STORE_MASK 0x7u
+
+struct proto_hello_rep {
+	uint16_t version; /* protocol version chosen */
+	char name[PROTO_DAEMON_NAME_MAX + 1];
+	uint8_t store_id[PROTO_ID_LEN];
+	uint8_t volume_id[PROTO_ID_LEN];
+	uint64_t layout_version;
+	uint64_t clock;	     /* daemon hlc now */
+	uint64_t boot;	     /* boot verifier, new at every daemon start */
+	uint32_t store_flags; /* PROTO_STORE_* */
+	uint32_t max_skew_ms;
+	uint32_t chunk_max;  /* PROTO_CHUNK_MAX */
+	uint32_t block_size; /* PROTO_BLOCK_SIZE */
+};
+
+void proto_encode_hello_req(struct proto_wr *w, const struct proto_hello_req *q);
+int proto_decode_hello_req(const void *a, size_t len, size_t data_len,
+			   struct proto_hello_req *q);
+void proto_encode_hello_rep(struct proto_wr *w, const struct proto_hello_rep *p);
+int proto_decode_hello_rep(const void *a, size_t len, size_t data_len,
+			   struct proto_hello_rep *p);
+
+/* ---- SYNC (request args empty) and the verifier reply shared by writes ---- */
+
+struct proto_sync_rep {
+	uint64_t boot;
+};
+
+int proto_decode_sync_req(const void *a, size_t len, size_t data_len);
+void proto_encode_sync_rep(struct proto_wr *w, const struct proto_sync_rep *p);
+int proto_decode_sync_rep(const void *a, size_t len, size_t data_len,
+			  struct proto_sync_rep *p);
+
+/* ---- PUT: merge a record; DATA = the value (meta.len bytes) ---- */
+
+struct proto_put_req {
+	struct proto_key key;
+	struct proto_meta meta; /* CORRUPT flag refused; TOMBSTONE => len 0 */
+	uint16_t nsums;		/* == proto_nblocks(meta.len) */
+	uint64_t sums[PROTO_CHUNK_BLOCKS];
+};
+
+/* Reply to PUT and PATCH: the version stored after the request. */
+struct proto_write_rep {
+	struct proto_version stored;
+	uint32_t flags; /* PROTO_REC_* of the stored record */
+	uint64_t boot;
+};
+
+void proto_encode_put_req(struct proto_wr *w, const struct proto_put_req *q);
+/* Also checks: data_len == meta.len, meta.len <= proto_value_max(kind),
+ * nsums consistent, meta.sum == proto_sums_combine(sums). */
+int proto_decode_put_req(const void *a, size_t len, size_t data_len, struct proto_put_req *q);
+void proto_encode_write_rep(struct proto_wr *w, const struct proto_write_rep *p);
+int proto_decode_write_rep(const void *a, size_t len, size_t data_len,
+			   struct proto_write_rep *p);
+
+/* ---- GET: a whole record or the blocks covering a byte range ---- */
+
+#define PROTO_GET_WHOLE 0xffffffffu /* length meaning "to the end" */
+
+struct proto_get_req {
+	struct proto_key key;
+	uint32_t offset; /* bytes; 0 for non-chunk records */
+	uint32_t length; /* bytes, or PROTO_GET_WHOLE */
+};
+
+/* DATA = bytes of blocks [first_block, first_block + nsums), the last one
+ * possibly short (value end). Non-chunk records: the whole value. */
+struct proto_get_rep {
+	struct proto_meta meta;
+	uint16_t first_block;
+	uint16_t nsums;
+	uint64_t sums[PROTO_CHUNK_BLOCKS];
+};
+
+void proto_encode_get_req(struct proto_wr *w, const struct proto_get_req *q);
+int proto_decode_get_req(const void *a, size_t len, size_t data_len, struct proto_get_req *q);
+void proto_encode_get_rep(struct proto_wr *w, const struct proto_get_rep *p);
+/* Also checks that data_len is exactly the bytes of the blocks named. */
+int proto_decode_get_rep(const void *a, size_t len, size_t data_len, struct proto_get_rep *p);
+
+/* ---- PATCH: conditional range write into a chunk; DATA = the bytes ---- */
+
+struct proto_patch_req {
+	struct proto_key key; /* CHUNK only */
+	struct proto_version base; /* apply only if stored version == base (zero: absent) */
+	struct proto_version ver;  /* version the chunk takes */
+	uint64_t epoch;		   /* truncate epoch of the new version */
+	uint32_t offset;	   /* offset + data_len <= PROTO_CHUNK_MAX, data_len >= 1 */
+	uint64_t sum;		   /* xxh3 of the DATA bytes */
+};
+
+void proto_encode_patch_req(struct proto_wr *w, const struct proto_patch_req *q);
+int proto_decode_patch_req(const void *a, size_t len, size_t data_len,
+			   struct proto_patch_req *q);
+/* Reply: proto_write_rep; status OK (applied or already applied) or CONFLICT. */
+
+/* ---- HEAD: metadata only ---- */
+
+struct proto_head_req {
+	struct proto_key key;
+};
+
+void proto_encode_head_req(struct proto_wr *w, const struct proto_head_req *q);
+int proto_decode_head_req(const void *a, size_t len, size_t data_len,
+			  struct proto_head_req *q);
+void proto_encode_head_rep(struct proto_wr *w, const struct proto_meta *m);
+int proto_decode_head_rep(const void *a, size_t len, size_t data_len, struct proto_meta *m);
+
+/* ---- LIST (one partition, with values) and SCAN (whole store, metadata) ---- */
+
+#define PROTO_LIST_AFTER 0x1u /* start key is exclusive (resume after it) */
+#define PROTO_LIST_MASK 0x1u
+#define PROTO_LIST_MAX_ENTRIES 4096
+#define PROTO_REPLY_SOFT_MAX (512u * 1024) /* a page stops growing past this */
+
+struct proto_list_req {
+	uint64_t ino;	  /* partition; never 0 */
+	uint8_t kind;	  /* 0 = every kind of the partition, else only this kind */
+	uint8_t flags;	  /* PROTO_LIST_* */
+	uint32_t max;	  /* 1..PROTO_LIST_MAX_ENTRIES */
+	uint16_t start_len; /* 0 = from the partition start */
+	uint8_t start[PROTO_KEY_MAX];
+};
+
+struct proto_scan_req {
+	uint8_t flags;	  /* PROTO_LIST_* */
+	uint32_t max;	  /* 1..PROTO_LIST_MAX_ENTRIES */
+	uint16_t start_len; /* 0 = from the first key */
+	uint8_t start[PROTO_KEY_MAX];
+};
+
+/* One entry of a LIST or SCAN reply; val borrows from the ARGS buffer. */
+struct proto_entry {
+	struct proto_key key;
+	struct proto_meta meta;
+	const uint8_t *val; /* LIST: meta.len bytes (NULL for tombstones); SCAN: NULL */
+};
+
+void proto_encode_list_req(struct proto_wr *w, const struct proto_list_req *q);
+int proto_decode_list_req(const void *a, size_t len, size_t data_len, struct proto_list_req *q);
+void proto_encode_scan_req(struct proto_wr *w, const struct proto_scan_req *q);
+int proto_decode_scan_req(const void *a, size_t len, size_t data_len, struct proto_scan_req *q);
+
+/*
+ * Page replies: u8 more, then entries until the frame ends. Entry encoding:
+ * key, meta, and for LIST the value (meta.len bytes).
+ */
+void proto_encode_page_head(struct proto_wr *w, bool more);
+void proto_encode_entry(struct proto_wr *w, const struct proto_entry *e, bool with_value);
+/* Start reading a page reply; returns 0 or -EBADMSG; sets *more. */
+int proto_page_begin(struct proto_rd *r, const void *a, size_t len, bool *more);
+/* Next entry: 1 got one, 0 end of page, or a negative errno. */
+int proto_page_next(struct proto_rd *r, bool with_value, struct proto_entry *e);
+
+/* ---- DIGEST: order-independent hash of (key, version, flags, sum) over a key range ---- */
+
+struct proto_digest_req {
+	uint16_t start_len; /* 0 = from the first key */
+	uint8_t start[PROTO_KEY_MAX];
+	uint16_t end_len;   /* 0 = to the last key; else exclusive bound */
+	uint8_t end[PROTO_KEY_MAX];
+};
+
+struct proto_digest_rep {
+	uint64_t count;
+	uint64_t digest; /* wrapping sum of proto_entry_hash() */
+};
+
+/* Hash of one record's identity for DIGEST. */
+uint64_t proto_entry_hash(const uint8_t *key, size_t key_len, const struct proto_meta *m);
+
+void proto_encode_digest_req(struct proto_wr *w, const struct proto_digest_req *q);
+int proto_decode_digest_req(const void *a, size_t len, size_t data_len,
+			    struct proto_digest_req *q);
+void proto_encode_digest_rep(struct proto_wr *w, const struct proto_digest_rep *p);
+int proto_decode_digest_rep(const void *a, size_t len, size_t data_len,
+			    struct proto_digest_rep *p);
+
+/* ---- STAT ---- */
+
+struct proto_stat_rep {
+	uint64_t capacity;   /* bytes the store may use (--capacity or fs size) */
+	uint64_t used;	     /* bytes used by bodies and index */
+	uint64_t fs_free;    /* free bytes on the data directory's filesystem */
+	uint64_t records;    /* live records */
+	uint64_t chunks;     /* live chunk records */
+	uint64_t tombstones;
+	uint64_t corrupt;    /* records with a failed block */
+	uint64_t uptime_s;
+	uint64_t fs_id;	     /* statvfs f_fsid: daemons sharing a filesystem share it */
+	char software[33];   /* e.g. "0.1.0" */
+};
+
+int proto_decode_stat_req(const void *a, size_t len, size_t data_len);
+void proto_encode_stat_rep(struct proto_wr *w, const struct proto_stat_rep *p);
+int proto_decode_stat_rep(const void *a, size_t len, size_t data_len, struct proto_stat_rep *p);
+
+#endif
