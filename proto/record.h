@@ -11,7 +11,7 @@
  *  - SUPER, LINK, XATTR, DIRENT, CHUNK: last writer wins by version; equal
  *    versions are ordered by tombstone flag, then record checksum, so even
  *    malformed duplicates merge the same way everywhere.
- *  - INODE: a product of registers, each with its own version (attr, times,
+ *  - INODE: a product of registers, each with its own version (attr, atime, mtime,
  *    size group, parent, symlink target, deletion). The size group orders by
  *    (truncate epoch, size, version), so concurrent extensions never undo
  *    each other. The record version is the newest register version; the
@@ -97,18 +97,47 @@ void proto_dirent_encode(struct proto_wr *w, const struct proto_dirent *d);
 int proto_dirent_decode(const void *buf, size_t len, struct proto_dirent *d);
 
 #define PROTO_TARGET_MAX 4095 /* symlink target bytes */
+#define PROTO_TRUNC_MAX 16    /* truncation points kept in the size group */
+
+/*
+ * A truncation point: the truncate that started @epoch cut the file to @size.
+ * The size group keeps them as a stack with sizes increasing with epoch: a
+ * chunk written in epoch e has valid bytes only below the size of the first
+ * point with epoch > e (older bytes past it read as zeros).
+ */
+struct proto_trunc {
+	uint64_t epoch;
+	uint64_t size;
+};
+
+/*
+ * Canonical stack of the union of @a[na] and @b[nb] (either may be empty;
+ * counts over PROTO_TRUNC_MAX are clamped): points made redundant by a
+ * later, smaller cut are dropped, and past PROTO_TRUNC_MAX the oldest go.
+ * Writes @out (which may alias @a or @b) and returns its count. To record a
+ * truncate, pass the inode's stack and the one new point.
+ */
+unsigned proto_trunc_normalize(const struct proto_trunc *a, unsigned na,
+			       const struct proto_trunc *b, unsigned nb,
+			       struct proto_trunc out[PROTO_TRUNC_MAX]);
 
 struct proto_inode {
 	struct proto_version attr_ver;
 	uint32_t mode, uid, gid, rdev;
 
-	struct proto_version times_ver;
-	int64_t atime_sec, mtime_sec;
-	uint32_t atime_nsec, mtime_nsec;
+	struct proto_version atime_ver; /* atime alone: reads never race writes */
+	int64_t atime_sec;
+	uint32_t atime_nsec;
+
+	struct proto_version mtime_ver; /* mtime alone: a directory change needs no read */
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
 
 	struct proto_version size_ver;
 	uint64_t epoch; /* truncate epoch */
 	uint64_t size;
+	uint8_t ntrunc; /* truncation points, oldest first */
+	struct proto_trunc trunc[PROTO_TRUNC_MAX];
 
 	struct proto_version parent_ver;
 	uint64_t parent; /* last directory it was linked into (fsck cycles) */
@@ -145,7 +174,7 @@ int proto_lww_cmp(const struct proto_meta *a, const struct proto_meta *b);
  * of the winner (its val borrows from @a or @b). For INODE the merged value
  * is written to @buf (reset first) and out->val points into it; an INODE
  * value that does not decode loses to one that does.
- * Returns 0 or -ENOMEM (buf).
+ * Returns 0, -ENOMEM (buf) or -EINVAL (unknown kind).
  */
 int proto_merge(uint8_t kind, const struct proto_rec *a, const struct proto_rec *b,
 		struct proto_rec *out, struct proto_wr *buf);

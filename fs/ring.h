@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ring.h - consistent-hash placement of keys on the daemons of a layout.
+ *
+ * Each daemon owns vnodes * weight / 100 points on a 64-bit ring, at
+ * xxh3(daemon name, point number). A key's replicas are the first N distinct
+ * daemons clockwise from its token (proto_key_token). Every client and tool
+ * computes the same list from the same config. Immutable once built.
+ */
+#ifndef QFS_FS_RING_H
+#define QFS_FS_RING_H
+
+#include <stdint.h>
+
+#include "fs/config.h"
+
+struct qfs_ring;
+
+/* Bound on the points of one ring (16 bytes each); qfs_config_load enforces it. */
+#define QFS_RING_MAX_POINTS (1u << 22)
+
+/* Build the ring of @cl. Returns 0 or -ENOMEM / -EINVAL (no daemons, too many points). */
+int qfs_ring_build(const struct qfs_cluster *cl, struct qfs_ring **out);
+void qfs_ring_free(struct qfs_ring *ring); /* NULL is a no-op */
+
+/*
+ * Fill @out with up to @n distinct daemon indexes (into cl->daemons) in
+ * preference order for @token. Returns the number filled: min(n, ndaemons).
+ */
+int qfs_ring_place(const struct qfs_ring *ring, uint64_t token, int *out, int n);
+
+#endif

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fuzz_seeds.c - write a small seed corpus of valid inputs for every fuzz
+ * target: DIR/<target>/seed-N. Run by scripts/fuzz.sh before fuzzing so no
+ * binary corpus needs to be kept in the tree.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "proto/msg.h"
+#include "proto/record.h"
+#include "proto/wire.h"
+
+static const char *g_dir;
+
+static void put_seed(const char *target, int n, const uint8_t *p, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", g_dir, target);
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		perror(path);
+		exit(1);
+	}
+	snprintf(path, sizeof(path), "%s/%s/seed-%d", g_dir, target, n);
+	f = fopen(path, "wb");
+	if (!f || (len && fwrite(p, 1, len, f) != len) || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+}
+
+/* A message seed: u32 DATA length, then the ARGS. */
+static void put_msg(const char *target, int n, struct proto_wr *w, uint32_t dlen)
+{
+	struct proto_wr s;
+
+	proto_wr_init(&s);
+	proto_put_u32(&s, dlen);
+	proto_put_bytes(&s, w->buf, w->len);
+	put_seed(target, n, s.buf, s.len);
+	proto_wr_free(&s);
+	proto_wr_free(w);
+}
+
+int main(int argc, char **argv)
+{
+	static uint8_t val[3 * PROTO_BLOCK_SIZE];
+	struct proto_wr w;
+	struct proto_key k;
+	uint8_t kb[PROTO_KEY_MAX];
+	int i;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: fuzz_seeds DIR\n");
+		return 2;
+	}
+	g_dir = argv[1];
+	if (mkdir(g_dir, 0755) && errno != EEXIST) {
+		perror(g_dir);
+		return 1;
+	}
+	for (size_t j = 0; j < sizeof(val); j++)
+		val[j] = (uint8_t)(j * 13);
+
+	struct proto_hdr h = { .version = PROTO_VERSION, .opcode = PROTO_OP_PUT, .args_len = 70,
+			       .reqid = 5, .data_len = 4096 };
+	uint8_t hb[PROTO_HDR_LEN];
+	proto_hdr_encode(&h, hb);
+	put_seed("hdr", 0, hb, sizeof(hb));
+
+	struct proto_hello_req hq = { .min_version = 1, .max_version = 1, .clock = 1ULL << 40 };
+	proto_wr_init(&w);
+	proto_encode_hello_req(&w, &hq);
+	put_msg("hello_req", 0, &w, 0);
+
+	struct proto_hello_rep hp = { .version = 1, .name = "node1", .layout_version = 1,
+				      .clock = 1ULL << 40, .boot = 9, .store_flags = 1,
+				      .max_skew_ms = 5000, .chunk_max = PROTO_CHUNK_MAX,
+				      .block_size = PROTO_BLOCK_SIZE };
+	proto_wr_init(&w);
+	proto_encode_hello_rep(&w, &hp);
+	put_msg("hello_rep", 0, &w, 0);
+
+	proto_wr_init(&w);
+	put_msg("empty_req", 0, &w, 0);
+
+	struct proto_sync_rep sr = { .boot = 3 };
+	proto_wr_init(&w);
+	proto_encode_sync_rep(&w, &sr);
+	put_msg("sync_rep", 0, &w, 0);
+
+	static struct proto_put_req pq;
+	proto_key_chunk(&pq.key, 42, 1);
+	pq.meta.ver = (struct proto_version){ 1ULL << 20, 7 };
+	pq.meta.len = 2 * PROTO_BLOCK_SIZE + 10;
+	pq.nsums = (uint16_t)proto_nblocks(pq.meta.len);
+	pq.meta.sum = proto_value_sums(val, pq.meta.len, pq.sums);
+	proto_wr_init(&w);
+	proto_encode_put_req(&w, &pq);
+	put_msg("put_req", 0, &w, pq.meta.len);
+	proto_key_dirent(&pq.key, 1, "file.txt", 8);
+	pq.meta.len = 9;
+	pq.nsums = 1;
+	pq.meta.sum = proto_value_sums(val, 9, pq.sums);
+	proto_wr_init(&w);
+	proto_encode_put_req(&w, &pq);
+	put_msg("put_req", 1, &w, 9);
+
+	struct proto_write_rep wr = { .stored = { 5, 6 }, .flags = 1, .boot = 2 };
+	proto_wr_init(&w);
+	proto_encode_write_rep(&w, &wr);
+	put_msg("write_rep", 0, &w, 0);
+
+	struct proto_get_req gq = { .offset = 4096, .length = 8192 };
+	proto_key_chunk(&gq.key, 3, 0);
+	proto_wr_init(&w);
+	proto_encode_get_req(&w, &gq);
+	put_msg("get_req", 0, &w, 0);
+
+	static struct proto_get_rep gp;
+	gp.meta.ver.hlc = 99;
+	gp.meta.len = 2 * PROTO_BLOCK_SIZE + 10;
+	gp.nsums = 3;
+	gp.meta.sum = proto_value_sums(val, gp.meta.len, gp.sums);
+	proto_wr_init(&w);
+	proto_encode_get_rep(&w, &gp);
+	put_msg("get_rep", 0, &w, gp.meta.len);
+
+	struct proto_patch_req pt = { .base = { 1, 1 }, .ver = { 2, 1 }, .offset = 100, .sum = 1 };
+	proto_key_chunk(&pt.key, 3, 0);
+	proto_wr_init(&w);
+	proto_encode_patch_req(&w, &pt);
+	put_msg("patch_req", 0, &w, 4096);
+
+	struct proto_head_req hr;
+	proto_key_xattr(&hr.key, 3, "user.mime", 9);
+	proto_wr_init(&w);
+	proto_encode_head_req(&w, &hr);
+	put_msg("head_req", 0, &w, 0);
+	proto_wr_init(&w);
+	proto_encode_head_rep(&w, &gp.meta);
+	put_msg("head_rep", 0, &w, 0);
+
+	struct proto_list_req lq = { .ino = 1, .kind = PROTO_KIND_DIRENT, .max = 100 };
+	proto_key_dirent(&k, 1, "a", 1);
+	lq.start_len = (uint16_t)proto_key_encode(&k, lq.start);
+	proto_wr_init(&w);
+	proto_encode_list_req(&w, &lq);
+	put_msg("list_req", 0, &w, 0);
+
+	struct proto_scan_req sq = { .flags = PROTO_LIST_AFTER, .max = 4096 };
+	sq.start_len = lq.start_len;
+	memcpy(sq.start, lq.start, lq.start_len);
+	proto_wr_init(&w);
+	proto_encode_scan_req(&w, &sq);
+	put_msg("scan_req", 0, &w, 0);
+
+	struct proto_digest_req dq = { 0 };
+	proto_key_inode(&k, 1);
+	dq.start_len = (uint16_t)proto_key_encode(&k, dq.start);
+	proto_key_chunk(&k, 1, 0);
+	dq.end_len = (uint16_t)proto_key_encode(&k, dq.end);
+	proto_wr_init(&w);
+	proto_encode_digest_req(&w, &dq);
+	put_msg("digest_req", 0, &w, 0);
+	struct proto_digest_rep dp = { .count = 10, .digest = 0x1234 };
+	proto_wr_init(&w);
+	proto_encode_digest_rep(&w, &dp);
+	put_msg("digest_rep", 0, &w, 0);
+
+	struct proto_stat_rep st = { .capacity = 1 << 30, .used = 1 << 20, .software = "0.1.0" };
+	proto_wr_init(&w);
+	proto_encode_stat_rep(&w, &st);
+	put_msg("stat_rep", 0, &w, 0);
+
+	/* Keys of every kind. */
+	i = 0;
+	proto_key_super(&k);
+	put_seed("key", i++, kb, proto_key_encode(&k, kb));
+	proto_key_inode(&k, 77);
+	put_seed("key", i++, kb, proto_key_encode(&k, kb));
+	proto_key_link(&k, 77, 1, "name", 4);
+	put_seed("key", i++, kb, proto_key_encode(&k, kb));
+	proto_key_xattr(&k, 77, "user.x", 6);
+	put_seed("key", i++, kb, proto_key_encode(&k, kb));
+	proto_key_dirent(&k, 77, "entry", 5);
+	put_seed("key", i++, kb, proto_key_encode(&k, kb));
+	proto_key_chunk(&k, 77, 5);
+	put_seed("key", i++, kb, proto_key_encode(&k, kb));
+
+	/* Values: an inode (symlink), a superblock, a dirent. */
+	struct proto_inode *ino = calloc(1, sizeof(*ino));
+	ino->attr_ver = (struct proto_version){ 1ULL << 20, 1 };
+	ino->mode = 0120777;
+	ino->size = 4;
+	ino->target_len = 4;
+	memcpy(ino->target, "/tmp", 4);
+	proto_wr_init(&w);
+	proto_inode_encode(&w, ino);
+	put_seed("value", 0, w.buf, w.len);
+	proto_wr_free(&w);
+	struct proto_super sb = { .format = 1, .chunk_size = 1 << 20, .created_ms = 1 };
+	proto_wr_init(&w);
+	proto_super_encode(&w, &sb);
+	put_seed("value", 1, w.buf, w.len);
+	proto_wr_free(&w);
+	struct proto_dirent de = { .ino = 5, .type = 8 };
+	proto_wr_init(&w);
+	proto_dirent_encode(&w, &de);
+	put_seed("value", 2, w.buf, w.len);
+	proto_wr_free(&w);
+
+	/* Pages. */
+	for (int with = 0; with < 2; with++) {
+		struct proto_entry e = { 0 };
+
+		proto_wr_init(&w);
+		proto_encode_page_head(&w, true);
+		proto_key_inode(&e.key, 9);
+		e.meta.ver.hlc = 4;
+		e.meta.len = 5;
+		e.val = (const uint8_t *)"abcde";
+		proto_encode_entry(&w, &e, with);
+		proto_key_dirent(&e.key, 9, "x", 1);
+		proto_encode_entry(&w, &e, with);
+		put_seed(with ? "page_list" : "page_scan", 0, w.buf, w.len);
+		proto_wr_free(&w);
+	}
+
+	/* Merge: kind INODE, three records (the same inode, three versions). */
+	proto_wr_init(&w);
+	proto_put_u8(&w, PROTO_KIND_INODE);
+	for (int r = 0; r < 3; r++) {
+		struct proto_wr v;
+		struct proto_meta m;
+
+		ino->size_ver = (struct proto_version){ (uint64_t)r + 1, 2 };
+		ino->size = 100u * (uint64_t)r;
+		proto_wr_init(&v);
+		proto_inode_encode(&v, ino);
+		proto_inode_meta(ino, v.buf, (uint32_t)v.len, &m);
+		proto_meta_encode(&w, &m);
+		proto_put_bytes(&w, v.buf, v.len);
+		proto_wr_free(&v);
+	}
+	put_seed("merge", 0, w.buf, w.len);
+	proto_wr_free(&w);
+	free(ino);
+	return 0;
+}
