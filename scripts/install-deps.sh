@@ -3,7 +3,7 @@
 # only those missing. Needs root (or sudo) when something is missing.
 set -e
 PKGS="cmake make gcc clang pkg-config libzmq3-dev liblmdb-dev libxxhash-dev
-libfuse3-dev fuse3 libcmocka-dev libinih-dev fio rsync git iproute2 procps"
+libfuse3-dev fuse3 libcmocka-dev libinih-dev fio rsync git iproute2 procps attr"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

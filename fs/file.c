@@ -1,0 +1,856 @@
+// SPDX-License-Identifier: MIT
+/*
+ * file.c - open files: chunked reads and writes, the per-inode write buffer,
+ * flush/fsync, truncate, fallocate and SEEK_DATA/SEEK_HOLE.
+ *
+ * A file's chunk k holds bytes [k*CS, (k+1)*CS). Writes collect in a buffer
+ * of one chunk per open inode; a buffer that covers everything valid in its
+ * chunk goes out as one whole-chunk PUT (the sequential case), anything else
+ * as a conditional range write (PATCH) on the chunk's current version, so a
+ * 4 KiB write moves about 4 KiB per replica. Chunks written before a
+ * truncate that cut them are rewritten whole (read-modify-write), the only
+ * case that reads before it writes. Size and mtime go to the inode at flush.
+ *
+ * Locking: fs->open_lock guards the open table and reference counts;
+ * oi->lock guards one open inode's state and is held across its network
+ * I/O, so the writes of one inode in this client are applied in order.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs/fs_priv.h"
+#include "proto/log.h"
+
+#define PATCH_RETRIES 8
+
+/* ---- the open-inode table ---- */
+
+static unsigned open_bucket(uint64_t ino)
+{
+	return (unsigned)((ino * 0x9e3779b97f4a7c15ULL) >> 54) % QFS_OPEN_BUCKETS;
+}
+
+/* Caller holds fs->open_lock. */
+static struct qfs_open_inode *open_lookup(struct qfs_fs *fs, uint64_t ino)
+{
+	struct qfs_open_inode *oi;
+
+	for (oi = fs->open[open_bucket(ino)]; oi; oi = oi->next)
+		if (oi->ino == ino)
+			return oi;
+	return NULL;
+}
+
+struct qfs_open_inode *qfs_open_find(struct qfs_fs *fs, uint64_t ino)
+{
+	struct qfs_open_inode *oi;
+
+	pthread_mutex_lock(&fs->open_lock);
+	oi = open_lookup(fs, ino);
+	if (oi)
+		oi->refs++;
+	pthread_mutex_unlock(&fs->open_lock);
+	return oi;
+}
+
+/* Find or create the open inode of @ino with one more reference. */
+static struct qfs_open_inode *open_get(struct qfs_fs *fs, uint64_t ino)
+{
+	struct qfs_open_inode *oi;
+	unsigned b = open_bucket(ino);
+
+	pthread_mutex_lock(&fs->open_lock);
+	oi = open_lookup(fs, ino);
+	if (!oi) {
+		oi = calloc(1, sizeof(*oi));
+		if (oi) {
+			oi->ino = ino;
+			pthread_mutex_init(&oi->lock, NULL);
+			oi->next = fs->open[b];
+			fs->open[b] = oi;
+		}
+	}
+	if (oi)
+		oi->refs++;
+	pthread_mutex_unlock(&fs->open_lock);
+	return oi;
+}
+
+/* Drop a reference; the last one unhooks the inode. Returns true when the
+ * inode was unlinked while open and must now be deleted. */
+static bool open_unref(struct qfs_fs *fs, struct qfs_open_inode *oi)
+{
+	struct qfs_open_inode **pp;
+	bool last, unlinked;
+
+	pthread_mutex_lock(&fs->open_lock);
+	last = --oi->refs == 0;
+	unlinked = oi->unlinked;
+	if (last) {
+		for (pp = &fs->open[open_bucket(oi->ino)]; *pp; pp = &(*pp)->next) {
+			if (*pp == oi) {
+				*pp = oi->next;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&fs->open_lock);
+	if (!last)
+		return false;
+	pthread_mutex_destroy(&oi->lock);
+	free(oi->wb);
+	free(oi->rc);
+	free(oi);
+	return unlinked;
+}
+
+void qfs_open_put(struct qfs_fs *fs, struct qfs_open_inode *oi)
+{
+	uint64_t ino = oi->ino;
+
+	if (open_unref(fs, oi))
+		qfs_delete_inode(fs, ino);
+}
+
+bool qfs_file_is_open(struct qfs_fs *fs, uint64_t ino)
+{
+	bool open;
+
+	pthread_mutex_lock(&fs->open_lock);
+	open = open_lookup(fs, ino) != NULL;
+	pthread_mutex_unlock(&fs->open_lock);
+	return open;
+}
+
+void qfs_file_mark_unlinked(struct qfs_fs *fs, uint64_t ino)
+{
+	struct qfs_open_inode *oi;
+
+	pthread_mutex_lock(&fs->open_lock);
+	oi = open_lookup(fs, ino);
+	if (oi)
+		oi->unlinked = true;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+/* ---- chunk version cache (oi->lock held) ---- */
+
+static struct qfs_chunk_ver *vc_slot(struct qfs_open_inode *oi, uint64_t index)
+{
+	return &oi->vc[index % QFS_VC_SLOTS];
+}
+
+static void vc_set(struct qfs_open_inode *oi, uint64_t index, const struct proto_version *ver,
+		   uint64_t epoch, uint32_t len)
+{
+	struct qfs_chunk_ver *v = vc_slot(oi, index);
+
+	v->valid = true;
+	v->index = index;
+	v->ver = *ver;
+	v->epoch = epoch;
+	v->len = len;
+}
+
+static void vc_drop(struct qfs_open_inode *oi, uint64_t index)
+{
+	struct qfs_chunk_ver *v = vc_slot(oi, index);
+
+	if (v->valid && v->index == index)
+		v->valid = false;
+}
+
+static void caches_drop(struct qfs_open_inode *oi)
+{
+	memset(oi->vc, 0, sizeof(oi->vc));
+	oi->rc_valid = false;
+}
+
+/* Current version, epoch and length of chunk @index: from the cache or a
+ * quorum read of its metadata. An absent chunk gives the zero version. */
+static int chunk_state(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index,
+		       struct qfs_chunk_ver *out)
+{
+	struct qfs_chunk_ver *v = vc_slot(oi, index);
+	struct proto_key key;
+	struct qfs_rec rec;
+	int rc;
+
+	if (v->valid && v->index == index) {
+		*out = *v;
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+	out->index = index;
+	proto_key_chunk(&key, oi->ino, index);
+	rc = qfs_quorum_get(fs->q, &key, 0, 0, &rec);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	out->ver = rec.meta.ver;
+	if (!(rec.meta.flags & PROTO_REC_TOMBSTONE)) {
+		out->epoch = rec.meta.epoch;
+		out->len = rec.meta.len;
+	}
+	qfs_rec_free(&rec);
+	return 0;
+}
+
+/* ---- reading ---- */
+
+/*
+ * Read bytes [co, co + n) of chunk @index into @dst: zeros for holes, for
+ * bytes past the chunk's end and for bytes a later truncate cut off.
+ * @whole fetches the entire chunk into the read cache (sequential reads).
+ */
+static int chunk_read(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index,
+		      uint32_t co, uint32_t n, uint8_t *dst, bool whole)
+{
+	struct proto_key key;
+	struct qfs_rec rec;
+	uint32_t valid, got_lo, got_hi;
+	int rc;
+
+	if (oi->rc_valid && oi->rc_index == index) {
+		memset(dst, 0, n);
+		if (co < oi->rc_len)
+			memcpy(dst, oi->rc + co, (co + n <= oi->rc_len ? n : oi->rc_len - co));
+		return 0;
+	}
+	proto_key_chunk(&key, oi->ino, index);
+	rc = qfs_quorum_get(fs->q, &key, whole ? 0 : co, whole ? PROTO_GET_WHOLE : n, &rec);
+	memset(dst, 0, n);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (rec.meta.flags & PROTO_REC_TOMBSTONE) {
+		qfs_rec_free(&rec);
+		return 0;
+	}
+	valid = qfs_inode_valid_len(fs, &oi->inode, index, rec.meta.epoch);
+	got_lo = rec.off;
+	got_hi = rec.off + rec.val_len;
+	if (got_hi > valid)
+		got_hi = valid > got_lo ? valid : got_lo;
+	if (whole) {
+		if (!oi->rc)
+			oi->rc = malloc(fs->chunk_size);
+		if (oi->rc && got_lo == 0) {
+			memcpy(oi->rc, rec.val, got_hi);
+			oi->rc_len = got_hi;
+			oi->rc_index = index;
+			oi->rc_valid = true;
+		}
+	}
+	/* Copy the overlap of [got_lo, got_hi) and [co, co + n). */
+	if (got_hi > co && got_lo < co + n) {
+		uint32_t lo = got_lo > co ? got_lo : co;
+		uint32_t hi = got_hi < co + n ? got_hi : co + n;
+
+		memcpy(dst + (lo - co), rec.val + (lo - got_lo), hi - lo);
+	}
+	qfs_rec_free(&rec);
+	return 0;
+}
+
+/* ---- writing ---- */
+
+static int put_whole_chunk(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index,
+			   const uint8_t *body, uint32_t len)
+{
+	struct proto_meta m = { 0 };
+	struct proto_key key;
+	int rc;
+
+	m.ver = qfs_quorum_version(fs->q);
+	m.epoch = oi->inode.epoch;
+	m.len = len;
+	proto_key_chunk(&key, oi->ino, index);
+	rc = qfs_quorum_put(fs->q, &key, &m, body);
+	if (rc == 0)
+		vc_set(oi, index, &m.ver, m.epoch, len);
+	else
+		vc_drop(oi, index);
+	return rc;
+}
+
+/*
+ * Rewrite chunk @index whole: its valid bytes with [lo, hi) of @data laid
+ * over them (read-modify-write, for chunks of an older truncate epoch).
+ */
+static int rewrite_chunk(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index,
+			 uint32_t lo, uint32_t hi, const uint8_t *data, uint32_t old_len)
+{
+	uint32_t len = old_len > hi ? old_len : hi;
+	uint8_t *body;
+	int rc;
+
+	body = malloc(len ? len : 1);
+	if (!body)
+		return -ENOMEM;
+	oi->rc_valid = false;
+	rc = chunk_read(fs, oi, index, 0, len, body, false);
+	if (rc == 0) {
+		if (hi > lo)
+			memcpy(body + lo, data, hi - lo);
+		rc = put_whole_chunk(fs, oi, index, body, len);
+	}
+	free(body);
+	return rc;
+}
+
+/* Write bytes [lo, hi) of chunk @index (chunk-relative) to the cluster. */
+static int chunk_write(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index,
+		       uint32_t lo, uint32_t hi, const uint8_t *data)
+{
+	uint64_t start = index * fs->chunk_size;
+	uint64_t size = oi->inode.size > oi->size ? oi->inode.size : oi->size;
+	uint64_t known = size > start ? size - start : 0;
+	uint32_t valid_end = known > fs->chunk_size ? fs->chunk_size : (uint32_t)known;
+	struct qfs_chunk_ver cur;
+	struct proto_version ver, stored;
+	struct proto_key key;
+	int rc = 0;
+
+	if (oi->rc_valid && oi->rc_index == index)
+		oi->rc_valid = false;
+	/* Everything valid in the chunk is overwritten: one whole PUT. */
+	if (lo == 0 && hi >= valid_end)
+		return put_whole_chunk(fs, oi, index, data, hi);
+
+	proto_key_chunk(&key, oi->ino, index);
+	for (int attempt = 0; attempt < PATCH_RETRIES; attempt++) {
+		rc = chunk_state(fs, oi, index, &cur);
+		if (rc < 0)
+			return rc;
+		if (!proto_version_is_zero(&cur.ver) && cur.len &&
+		    (cur.epoch < oi->inode.epoch ||
+		     qfs_inode_valid_len(fs, &oi->inode, index, cur.epoch) < cur.len)) {
+			uint32_t old = cur.len < valid_end ? valid_end : cur.len;
+
+			return rewrite_chunk(fs, oi, index, lo, hi, data + lo,
+					     old > fs->chunk_size ? fs->chunk_size : old);
+		}
+		ver = qfs_quorum_version(fs->q);
+		rc = qfs_quorum_patch(fs->q, &key, &cur.ver, &ver, oi->inode.epoch, lo, data + lo,
+				      hi - lo, &stored);
+		if (rc == 0) {
+			vc_set(oi, index, &ver, oi->inode.epoch, cur.len > hi ? cur.len : hi);
+			return 0;
+		}
+		vc_drop(oi, index);
+		if (rc != -ESTALE)
+			return rc;
+		qlog_debug("chunk %016llx/%llu moved on under us, retrying",
+			   (unsigned long long)oi->ino, (unsigned long long)index);
+	}
+	return -EIO;
+}
+
+/* Send the write buffer out. oi->lock held. */
+static int wb_flush(struct qfs_fs *fs, struct qfs_open_inode *oi)
+{
+	int rc;
+
+	if (oi->wb_lo == oi->wb_hi)
+		return 0;
+	rc = chunk_write(fs, oi, oi->wb_index, oi->wb_lo, oi->wb_hi, oi->wb);
+	oi->wb_lo = oi->wb_hi = 0;
+	return rc;
+}
+
+/* Write size and mtime of the inode when writes changed them. oi->lock held. */
+static int inode_flush(struct qfs_fs *fs, struct qfs_open_inode *oi)
+{
+	struct proto_inode upd;
+	struct timespec now;
+	int rc;
+
+	if (!oi->size_dirty)
+		return 0;
+	memset(&upd, 0, sizeof(upd));
+	clock_gettime(CLOCK_REALTIME, &now);
+	upd.mtime_ver = qfs_quorum_version(fs->q);
+	upd.mtime_sec = now.tv_sec;
+	upd.mtime_nsec = (uint32_t)now.tv_nsec;
+	if (oi->size > oi->inode.size) {
+		upd.size_ver = upd.mtime_ver;
+		upd.epoch = oi->inode.epoch;
+		upd.size = oi->size;
+		upd.ntrunc = oi->inode.ntrunc;
+		memcpy(upd.trunc, oi->inode.trunc, sizeof(upd.trunc));
+	}
+	rc = qfs_inode_write(fs, oi->ino, &upd);
+	if (rc < 0)
+		return rc;
+	proto_inode_merge(&oi->inode, &upd, &oi->inode);
+	oi->size_dirty = false;
+	return 0;
+}
+
+/* ---- the API ---- */
+
+int qfs_file_open(struct qfs_fs *fs, uint64_t ino, unsigned flags, struct qfs_file **out,
+		  bool *changed)
+{
+	struct proto_inode fresh;
+	struct qfs_open_inode *oi;
+	struct qfs_file *f;
+	int rc;
+
+	if (fs->read_only && (flags & (QFS_O_WRITE | QFS_O_TRUNC)))
+		return -EROFS;
+	/* Close-to-open: every open reads the inode with a read quorum. */
+	rc = qfs_inode_read(fs, ino, &fresh, NULL);
+	if (rc < 0)
+		return rc;
+	if (S_ISDIR(fresh.mode) && (flags & QFS_O_WRITE))
+		return -EISDIR;
+	f = calloc(1, sizeof(*f));
+	oi = f ? open_get(fs, ino) : NULL;
+	if (!oi) {
+		free(f);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&oi->lock);
+	*changed = !oi->have_inode ||
+		   proto_version_cmp(&oi->inode.size_ver, &fresh.size_ver) != 0 ||
+		   proto_version_cmp(&oi->inode.mtime_ver, &fresh.mtime_ver) != 0;
+	if (*changed)
+		caches_drop(oi);
+	proto_inode_merge(&oi->inode, &fresh, &oi->inode);
+	oi->have_inode = true;
+	if (!oi->size_dirty || oi->size < oi->inode.size)
+		oi->size = oi->inode.size;
+	pthread_mutex_unlock(&oi->lock);
+
+	f->fs = fs;
+	f->oi = oi;
+	f->flags = flags;
+	if (flags & QFS_O_TRUNC) {
+		rc = qfs_file_truncate(fs, ino, oi, 0);
+		if (rc < 0) {
+			qfs_open_put(fs, oi);
+			free(f);
+			return rc;
+		}
+		*changed = true;
+	}
+	*out = f;
+	return 0;
+}
+
+ssize_t qfs_file_read(struct qfs_file *f, void *buf, size_t size, uint64_t off)
+{
+	struct qfs_fs *fs = f->fs;
+	struct qfs_open_inode *oi = f->oi;
+	uint32_t cs = fs->chunk_size;
+	size_t done = 0;
+	bool sequential;
+	int rc = 0;
+
+	pthread_mutex_lock(&oi->lock);
+	/* Our own buffered bytes must be readable: send them first. */
+	rc = wb_flush(fs, oi);
+	if (rc < 0)
+		goto out;
+	if (off >= oi->size)
+		goto out;
+	if (size > oi->size - off)
+		size = (size_t)(oi->size - off);
+	sequential = off == oi->last_read_end && off != 0;
+	while (done < size) {
+		uint64_t pos = off + done;
+		uint64_t index = pos / cs;
+		uint32_t co = (uint32_t)(pos % cs);
+		uint32_t n = cs - co;
+
+		if (n > size - done)
+			n = (uint32_t)(size - done);
+		rc = chunk_read(fs, oi, index, co, n, (uint8_t *)buf + done,
+				sequential || n >= cs / 2);
+		if (rc < 0)
+			break;
+		done += n;
+	}
+	oi->last_read_end = off + done;
+out:
+	pthread_mutex_unlock(&oi->lock);
+	return rc < 0 && done == 0 ? rc : (ssize_t)done;
+}
+
+ssize_t qfs_file_write(struct qfs_file *f, const void *buf, size_t size, uint64_t off)
+{
+	struct qfs_fs *fs = f->fs;
+	struct qfs_open_inode *oi = f->oi;
+	uint32_t cs = fs->chunk_size;
+	size_t done = 0;
+	int rc = 0;
+
+	if (fs->read_only)
+		return -EROFS;
+	pthread_mutex_lock(&oi->lock);
+	if (f->flags & QFS_O_APPEND)
+		off = oi->size;
+	if (off + size < off || off + size > (uint64_t)INT64_MAX) {
+		rc = -EFBIG;
+		goto out;
+	}
+	while (done < size) {
+		uint64_t pos = off + done;
+		uint64_t index = pos / cs;
+		uint32_t co = (uint32_t)(pos % cs);
+		uint32_t n = cs - co;
+
+		if (n > size - done)
+			n = (uint32_t)(size - done);
+		/* The buffer holds one contiguous extent of one chunk. */
+		if (oi->wb_lo != oi->wb_hi &&
+		    (oi->wb_index != index || co > oi->wb_hi || co + n < oi->wb_lo)) {
+			rc = wb_flush(fs, oi);
+			if (rc < 0)
+				break;
+		}
+		if (!oi->wb) {
+			oi->wb = malloc(cs);
+			if (!oi->wb) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		memcpy(oi->wb + co, (const uint8_t *)buf + done, n);
+		if (oi->wb_lo == oi->wb_hi) {
+			oi->wb_index = index;
+			oi->wb_lo = co;
+			oi->wb_hi = co + n;
+		} else {
+			if (co < oi->wb_lo)
+				oi->wb_lo = co;
+			if (co + n > oi->wb_hi)
+				oi->wb_hi = co + n;
+		}
+		done += n;
+		if (oi->size < pos + n)
+			oi->size = pos + n;
+		oi->size_dirty = true;
+		/* A full chunk goes out at once: sequential writers stream. */
+		if (oi->wb_lo == 0 && oi->wb_hi == cs) {
+			rc = wb_flush(fs, oi);
+			if (rc < 0)
+				break;
+		}
+	}
+	if (rc == 0 && (f->flags & QFS_O_DIRECT)) {
+		rc = wb_flush(fs, oi);
+		if (rc == 0)
+			rc = inode_flush(fs, oi);
+	}
+out:
+	pthread_mutex_unlock(&oi->lock);
+	return rc < 0 ? rc : (ssize_t)done;
+}
+
+int qfs_file_flush(struct qfs_file *f)
+{
+	struct qfs_open_inode *oi = f->oi;
+	int rc;
+
+	pthread_mutex_lock(&oi->lock);
+	rc = wb_flush(f->fs, oi);
+	if (rc == 0)
+		rc = inode_flush(f->fs, oi);
+	pthread_mutex_unlock(&oi->lock);
+	return rc;
+}
+
+int qfs_file_fsync(struct qfs_file *f, bool datasync)
+{
+	int rc;
+
+	(void)datasync;
+	rc = qfs_file_flush(f);
+	return rc < 0 ? rc : qfs_sync_all(f->fs);
+}
+
+int qfs_file_release(struct qfs_file *f)
+{
+	int rc;
+
+	rc = qfs_file_flush(f);
+	qfs_open_put(f->fs, f->oi);
+	free(f);
+	return rc;
+}
+
+/* Rewrite every chunk below @size written before the current epoch, so the
+ * truncation points can be forgotten (the stack is full). oi->lock held. */
+static int rewrite_old_chunks(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t size)
+{
+	uint64_t nchunks = (size + fs->chunk_size - 1) / fs->chunk_size;
+	struct qfs_chunk_ver cur;
+	int rc;
+
+	for (uint64_t k = 0; k < nchunks; k++) {
+		rc = chunk_state(fs, oi, k, &cur);
+		if (rc < 0)
+			return rc;
+		if (proto_version_is_zero(&cur.ver) || !cur.len || cur.epoch >= oi->inode.epoch)
+			continue;
+		rc = rewrite_chunk(fs, oi, k, 0, 0, NULL, cur.len);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int qfs_file_truncate(struct qfs_fs *fs, uint64_t ino, struct qfs_open_inode *oi,
+		      uint64_t size)
+{
+	struct qfs_open_inode *own = NULL;
+	struct proto_inode cur, upd;
+	struct timespec now;
+	int rc;
+
+	if (fs->read_only)
+		return -EROFS;
+	if (size > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	if (!oi)
+		oi = own = open_get(fs, ino);
+	if (!oi)
+		return -ENOMEM;
+	pthread_mutex_lock(&oi->lock);
+	rc = wb_flush(fs, oi);
+	if (rc == 0)
+		rc = inode_flush(fs, oi);
+	if (rc == 0)
+		rc = qfs_inode_read(fs, ino, &cur, NULL);
+	if (rc < 0)
+		goto out;
+	if (S_ISDIR(cur.mode)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	oi->inode = cur;
+	oi->have_inode = true;
+
+	memset(&upd, 0, sizeof(upd));
+	clock_gettime(CLOCK_REALTIME, &now);
+	upd.mtime_ver = qfs_quorum_version(fs->q);
+	upd.mtime_sec = now.tv_sec;
+	upd.mtime_nsec = (uint32_t)now.tv_nsec;
+	upd.size_ver = upd.mtime_ver;
+	upd.size = size;
+	upd.epoch = cur.epoch;
+	upd.ntrunc = cur.ntrunc;
+	memcpy(upd.trunc, cur.trunc, sizeof(upd.trunc));
+	if (size < cur.size) {
+		/* Shrink: a new epoch; older bytes at or past @size read as zeros. */
+		while (upd.ntrunc && upd.trunc[upd.ntrunc - 1].size >= size)
+			upd.ntrunc--;
+		if (upd.ntrunc == PROTO_TRUNC_MAX) {
+			rc = rewrite_old_chunks(fs, oi, size);
+			if (rc < 0)
+				goto out;
+			upd.ntrunc = 0;
+		}
+		upd.epoch = cur.epoch + 1;
+		upd.trunc[upd.ntrunc].epoch = upd.epoch;
+		upd.trunc[upd.ntrunc].size = size;
+		upd.ntrunc++;
+	}
+	rc = qfs_inode_write(fs, ino, &upd);
+	if (rc < 0)
+		goto out;
+	proto_inode_merge(&oi->inode, &upd, &oi->inode);
+	oi->size = size;
+	oi->size_dirty = false;
+	caches_drop(oi);
+out:
+	pthread_mutex_unlock(&oi->lock);
+	if (own)
+		qfs_open_put(fs, own);
+	return rc;
+}
+
+/* Zero [off, off + len) of the file: holes for whole chunks, zeros elsewhere. */
+static int zero_range(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t off, uint64_t len)
+{
+	uint32_t cs = fs->chunk_size;
+	uint64_t end = off + len;
+	uint8_t *zeros = NULL;
+	struct proto_key key;
+	int rc = 0;
+
+	while (off < end && rc == 0) {
+		uint64_t index = off / cs;
+		uint32_t co = (uint32_t)(off % cs);
+		uint32_t n = cs - co;
+
+		if (n > end - off)
+			n = (uint32_t)(end - off);
+		if (n == cs) {
+			proto_key_chunk(&key, oi->ino, index);
+			rc = qfs_put_simple(fs, &key, true, NULL, 0);
+			vc_drop(oi, index);
+			if (oi->rc_valid && oi->rc_index == index)
+				oi->rc_valid = false;
+		} else {
+			if (!zeros)
+				zeros = calloc(1, cs);
+			if (!zeros)
+				return -ENOMEM;
+			rc = chunk_write(fs, oi, index, co, co + n, zeros);
+		}
+		off += n;
+	}
+	free(zeros);
+	return rc;
+}
+
+int qfs_file_fallocate(struct qfs_file *f, unsigned mode, uint64_t off, uint64_t len)
+{
+	struct qfs_fs *fs = f->fs;
+	struct qfs_open_inode *oi = f->oi;
+	uint64_t end, zend;
+	int rc;
+
+	if (!(mode & (QFS_FALLOC_PUNCH_HOLE | QFS_FALLOC_ZERO_RANGE)))
+		return -EOPNOTSUPP; /* replicas cannot promise space: glibc emulates */
+	if ((mode & QFS_FALLOC_PUNCH_HOLE) && !(mode & QFS_FALLOC_KEEP_SIZE))
+		return -EINVAL;
+	if (len == 0 || off + len < off || off + len > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	if (fs->read_only)
+		return -EROFS;
+	end = off + len;
+	pthread_mutex_lock(&oi->lock);
+	rc = wb_flush(fs, oi);
+	if (rc < 0)
+		goto out;
+	/* Past EOF there is nothing to zero; ZERO_RANGE may still extend. */
+	zend = end < oi->size ? end : oi->size;
+	if (off < zend)
+		rc = zero_range(fs, oi, off, zend - off);
+	if (rc == 0 && !(mode & QFS_FALLOC_KEEP_SIZE) && end > oi->size) {
+		oi->size = end;
+		oi->size_dirty = true;
+	} else if (rc == 0) {
+		oi->size_dirty = true; /* mtime */
+	}
+	if (rc == 0)
+		rc = inode_flush(fs, oi);
+out:
+	pthread_mutex_unlock(&oi->lock);
+	return rc;
+}
+
+int64_t qfs_file_lseek(struct qfs_file *f, int64_t off, int whence)
+{
+	struct qfs_fs *fs = f->fs;
+	struct qfs_open_inode *oi = f->oi;
+	uint32_t cs = fs->chunk_size;
+	struct qfs_chunk_ver cur;
+	int64_t ret = -ENXIO;
+	uint64_t size;
+	int rc;
+
+	if (off < 0)
+		return -ENXIO;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	pthread_mutex_lock(&oi->lock);
+	rc = wb_flush(fs, oi);
+	if (rc < 0) {
+		ret = rc;
+		goto out;
+	}
+	size = oi->size;
+	if ((uint64_t)off >= size)
+		goto out;
+	for (uint64_t k = (uint64_t)off / cs; k * cs < size; k++) {
+		bool data;
+
+		rc = chunk_state(fs, oi, k, &cur);
+		if (rc < 0) {
+			ret = rc;
+			goto out;
+		}
+		data = !proto_version_is_zero(&cur.ver) && cur.len &&
+		       qfs_inode_valid_len(fs, &oi->inode, k, cur.epoch) > 0;
+		if (data == (whence == SEEK_DATA)) {
+			uint64_t at = k * cs;
+
+			ret = (int64_t)(at > (uint64_t)off ? at : (uint64_t)off);
+			goto out;
+		}
+	}
+	/* Only data up to EOF: the hole is the end of the file. */
+	ret = whence == SEEK_HOLE ? (int64_t)size : -ENXIO;
+out:
+	pthread_mutex_unlock(&oi->lock);
+	return ret;
+}
+
+int qfs_setattr(struct qfs_fs *fs, uint64_t ino, const struct qfs_setattr *s,
+		struct qfs_file *f, struct qfs_attr *a)
+{
+	struct proto_inode cur, upd;
+	struct timespec now;
+	int rc;
+
+	if (fs->read_only)
+		return -EROFS;
+	if (s->mask & QFS_SET_SIZE) {
+		rc = qfs_file_truncate(fs, ino, f ? f->oi : NULL, s->size);
+		if (rc < 0)
+			return rc;
+	}
+	rc = qfs_inode_read(fs, ino, &cur, NULL);
+	if (rc < 0)
+		return rc;
+	memset(&upd, 0, sizeof(upd));
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (s->mask & (QFS_SET_MODE | QFS_SET_UID | QFS_SET_GID)) {
+		upd.attr_ver = qfs_quorum_version(fs->q);
+		upd.mode = cur.mode;
+		upd.uid = cur.uid;
+		upd.gid = cur.gid;
+		upd.rdev = cur.rdev;
+		if (s->mask & QFS_SET_MODE)
+			upd.mode = (cur.mode & S_IFMT) | (s->mode & 07777);
+		if (s->mask & QFS_SET_UID)
+			upd.uid = s->uid;
+		if (s->mask & QFS_SET_GID)
+			upd.gid = s->gid;
+	}
+	if (s->mask & (QFS_SET_ATIME | QFS_SET_ATIME_NOW)) {
+		struct timespec t = (s->mask & QFS_SET_ATIME_NOW) ? now : s->atime;
+
+		upd.atime_ver = qfs_quorum_version(fs->q);
+		upd.atime_sec = t.tv_sec;
+		upd.atime_nsec = (uint32_t)t.tv_nsec;
+	}
+	if (s->mask & (QFS_SET_MTIME | QFS_SET_MTIME_NOW)) {
+		struct timespec t = (s->mask & QFS_SET_MTIME_NOW) ? now : s->mtime;
+
+		upd.mtime_ver = qfs_quorum_version(fs->q);
+		upd.mtime_sec = t.tv_sec;
+		upd.mtime_nsec = (uint32_t)t.tv_nsec;
+	}
+	if (!proto_version_is_zero(&upd.attr_ver) || !proto_version_is_zero(&upd.atime_ver) ||
+	    !proto_version_is_zero(&upd.mtime_ver)) {
+		rc = qfs_inode_write(fs, ino, &upd);
+		if (rc < 0)
+			return rc;
+		proto_inode_merge(&cur, &upd, &cur);
+	}
+	return qfs_getattr(fs, ino, a);
+}

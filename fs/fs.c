@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fs.c - opening a volume, formatting one, and the whole-volume calls
+ * (getattr, lookup, statfs, sync).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fs/fs_priv.h"
+#include "proto/log.h"
+
+int qfs_fs_open(const struct qfs_cluster *cl, const struct qfs_fs_opts *opts,
+		struct qfs_fs **out, char *err, size_t errlen)
+{
+	struct qfs_quorum_opts qo = { 0 };
+	struct qfs_fs *fs;
+	int rc;
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	fs->cl = cl;
+	fs->read_only = opts && opts->read_only;
+	pthread_mutex_init(&fs->open_lock, NULL);
+	if (opts) {
+		qo.w = opts->w;
+		qo.r = opts->r;
+		qo.timeout_ms = opts->timeout_ms;
+	}
+	qo.need_volume = true;
+	rc = qfs_quorum_open(cl, &qo, &fs->q, err, errlen);
+	if (rc < 0)
+		goto out_free;
+	rc = qfs_quorum_super(fs->q, &fs->sb);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot read the superblock: %s (run mkfs.quorumfs?)",
+			 cl->path, strerror(-rc));
+		goto out_close;
+	}
+	fs->chunk_size = fs->sb.chunk_size;
+	*out = fs;
+	return 0;
+
+out_close:
+	qfs_quorum_close(fs->q);
+out_free:
+	pthread_mutex_destroy(&fs->open_lock);
+	free(fs);
+	return rc;
+}
+
+void qfs_fs_close(struct qfs_fs *fs)
+{
+	if (!fs)
+		return;
+	qfs_quorum_close(fs->q);
+	pthread_mutex_destroy(&fs->open_lock);
+	free(fs);
+}
+
+struct qfs_quorum *qfs_fs_quorum(struct qfs_fs *fs)
+{
+	return fs->q;
+}
+
+uint32_t qfs_fs_chunk_size(const struct qfs_fs *fs)
+{
+	return fs->chunk_size;
+}
+
+/* Tombstone every entry of the root directory (mkfs --force). */
+static int clear_root_entry(void *arg, const struct proto_entry *e)
+{
+	struct qfs_quorum *q = arg;
+	struct proto_meta m = { 0 };
+
+	if (e->meta.flags & PROTO_REC_TOMBSTONE)
+		return 0;
+	m.ver = qfs_quorum_version(q);
+	m.flags = PROTO_REC_TOMBSTONE;
+	return qfs_quorum_put(q, &e->key, &m, NULL);
+}
+
+int qfs_mkfs(struct qfs_quorum *q, uint32_t chunk_size, bool force, char *err, size_t errlen)
+{
+	struct proto_super sb = { 0 };
+	struct proto_inode root;
+	struct proto_meta m = { 0 };
+	struct proto_key key;
+	struct proto_wr w;
+	struct timespec now;
+	bool more;
+	int rc;
+
+	if (chunk_size < PROTO_BLOCK_SIZE || chunk_size > PROTO_CHUNK_MAX ||
+	    chunk_size % PROTO_BLOCK_SIZE) {
+		snprintf(err, errlen, "chunk size %u must be a multiple of %u between %u and %u",
+			 chunk_size, PROTO_BLOCK_SIZE, PROTO_BLOCK_SIZE, PROTO_CHUNK_MAX);
+		return -EINVAL;
+	}
+	rc = qfs_quorum_super(q, &sb);
+	if (rc == 0 && !force) {
+		snprintf(err, errlen, "a volume already exists (chunk size %u); "
+			 "use --force to format it again", sb.chunk_size);
+		return -EEXIST;
+	}
+	if (rc == 0) {
+		/* Keep the volume id: the daemons are bound to it. */
+		rc = qfs_quorum_list(q, PROTO_ROOT_INO, PROTO_KIND_DIRENT, NULL, 0, false, 0,
+				     clear_root_entry, q, &more);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot clear the old root directory: %s",
+				 strerror(rc < 0 ? -rc : EIO));
+			return rc;
+		}
+	} else if (getrandom(sb.volume_id, sizeof(sb.volume_id), 0) !=
+		   (ssize_t)sizeof(sb.volume_id)) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -EIO;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	sb.format = PROTO_FORMAT_VERSION;
+	sb.chunk_size = chunk_size;
+	sb.created_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+
+	proto_wr_init(&w);
+	proto_super_encode(&w, &sb);
+	m.ver = qfs_quorum_version(q);
+	m.len = (uint32_t)w.len;
+	proto_key_super(&key);
+	rc = w.bad ? -ENOMEM : qfs_quorum_put(q, &key, &m, w.buf);
+	proto_wr_free(&w);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot write the superblock: %s", strerror(-rc));
+		return rc;
+	}
+
+	memset(&root, 0, sizeof(root));
+	root.attr_ver = qfs_quorum_version(q);
+	root.mode = S_IFDIR | 0755;
+	root.mtime_ver = root.atime_ver = root.size_ver = root.parent_ver = root.attr_ver;
+	root.atime_sec = root.mtime_sec = now.tv_sec;
+	root.atime_nsec = root.mtime_nsec = (uint32_t)now.tv_nsec;
+	root.parent = PROTO_ROOT_INO;
+	proto_wr_init(&w);
+	proto_inode_encode(&w, &root);
+	proto_inode_meta(&root, w.buf, (uint32_t)w.len, &m);
+	proto_key_inode(&key, PROTO_ROOT_INO);
+	rc = w.bad ? -ENOMEM : qfs_quorum_put(q, &key, &m, w.buf);
+	proto_wr_free(&w);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot write the root directory: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int qfs_getattr(struct qfs_fs *fs, uint64_t ino, struct qfs_attr *a)
+{
+	struct qfs_open_inode *oi;
+	struct proto_inode inode;
+	uint32_t nlink = 0;
+	int rc;
+
+	rc = qfs_inode_read(fs, ino, &inode, &nlink);
+	if (rc < 0)
+		return rc;
+	qfs_inode_to_attr(fs, ino, &inode, nlink, a);
+	/* Our own buffered writes count before they are flushed. */
+	oi = qfs_open_find(fs, ino);
+	if (oi) {
+		pthread_mutex_lock(&oi->lock);
+		if (oi->size_dirty && oi->size > a->size) {
+			a->size = oi->size;
+			a->blocks = (a->size + 511) / 512;
+		}
+		pthread_mutex_unlock(&oi->lock);
+		qfs_open_put(fs, oi);
+	}
+	return 0;
+}
+
+int qfs_statfs(struct qfs_fs *fs, struct qfs_statfs *st)
+{
+	struct qfs_space sp;
+	int rc;
+
+	rc = qfs_quorum_space(fs->q, &sp);
+	if (rc < 0)
+		return rc;
+	memset(st, 0, sizeof(*st));
+	st->bsize = 4096;
+	st->blocks = sp.total / st->bsize;
+	st->bfree = sp.free / st->bsize;
+	/* No inode table: report plenty, as btrfs does. */
+	st->files = sp.records + st->bfree;
+	st->ffree = st->bfree;
+	st->namemax = PROTO_NAME_MAX;
+	return 0;
+}
+
+int qfs_sync_all(struct qfs_fs *fs)
+{
+	return qfs_quorum_sync_all(fs->q);
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs_priv.h - state shared by the .c files of fs/ .
+ *
+ * struct qfs_fs holds the quorum connection, the superblock and the table of
+ * open inodes. An open inode (struct qfs_open_inode) is shared by every
+ * handle of it in this client: it keeps the inode as last read, the write
+ * buffer of one chunk, a cache of the last chunk read whole, and the versions of the
+ * chunks it wrote last.
+ */
+#ifndef QFS_FS_FS_PRIV_H
+#define QFS_FS_FS_PRIV_H
+
+#include <pthread.h>
+
+#include "fs/fs.h"
+#include "proto/record.h"
+
+#define QFS_OPEN_BUCKETS 1024
+
+#define QFS_VC_SLOTS 64
+
+struct qfs_chunk_ver {
+	bool valid;
+	uint64_t index;
+	struct proto_version ver;
+	uint64_t epoch;
+	uint32_t len;
+};
+
+struct qfs_open_inode {
+	uint64_t ino;		      /* immutable */
+	struct qfs_open_inode *next;  /* bucket chain, protected by fs->open_lock */
+	unsigned refs;		      /* handles; protected by fs->open_lock */
+	bool unlinked;		      /* delete at last release; fs->open_lock */
+
+	pthread_mutex_t lock;	      /* everything below; take after open_lock */
+	struct proto_inode inode;     /* merged inode as last read or written */
+	bool have_inode;
+	uint64_t size;		      /* size including buffered writes */
+	bool size_dirty;	      /* size/mtime to write at flush */
+
+	/* write buffer: dirty bytes [wb_lo, wb_hi) of chunk wb_index */
+	uint8_t *wb;		      /* chunk_size bytes, NULL when unused */
+	uint64_t wb_index;
+	uint32_t wb_lo, wb_hi;	      /* wb_lo == wb_hi: empty */
+
+	/* read cache: valid bytes [0, rc_len) of chunk rc_index, zeros after */
+	uint8_t *rc;
+	uint64_t rc_index;
+	uint32_t rc_len;
+	bool rc_valid;
+	uint64_t last_read_end;	      /* sequential detection */
+
+	/* versions of chunks this client wrote last: PATCH bases without a read */
+	struct qfs_chunk_ver vc[QFS_VC_SLOTS];
+};
+
+struct qfs_file {
+	struct qfs_fs *fs;
+	struct qfs_open_inode *oi;
+	unsigned flags; /* QFS_O_* */
+};
+
+struct qfs_fs {
+	const struct qfs_cluster *cl;
+	struct qfs_quorum *q;
+	struct proto_super sb;
+	uint32_t chunk_size;
+	bool read_only;
+
+	pthread_mutex_t open_lock; /* the open table, refs, unlinked */
+	struct qfs_open_inode *open[QFS_OPEN_BUCKETS];
+};
+
+/* ---- fs/inode.c ---- */
+
+/* Read the merged inode of @ino (-ENOENT when absent or deleted); @nlink,
+ * when not NULL, gets the number of live LINK records. */
+int qfs_inode_read(struct qfs_fs *fs, uint64_t ino, struct proto_inode *inode,
+		   uint32_t *nlink);
+/* Write the registers of @inode that have a non-zero version (merge does the rest). */
+int qfs_inode_write(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode);
+/* Fill a qfs_attr from an inode; @size overrides the inode size when not 0. */
+void qfs_inode_to_attr(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
+		       uint32_t nlink, struct qfs_attr *a);
+/* Set only the times register of @ino to mtime = now (directory changed). */
+int qfs_inode_touch_dir(struct qfs_fs *fs, uint64_t dir);
+/* Bytes of chunk @index written in @chunk_epoch that are still valid
+ * (older-epoch bytes at or past a later truncate size read as zeros). */
+uint32_t qfs_inode_valid_len(const struct qfs_fs *fs, const struct proto_inode *inode,
+			     uint64_t index, uint64_t chunk_epoch);
+
+/* A record with an empty value (LINK) or a tombstone, written with quorum. */
+int qfs_put_simple(struct qfs_fs *fs, const struct proto_key *key, bool tombstone,
+		   const void *val, uint32_t len);
+
+/* ---- fs/file.c ---- */
+
+/* Open inode of @ino if this client has it open (a reference is taken). */
+struct qfs_open_inode *qfs_open_find(struct qfs_fs *fs, uint64_t ino);
+void qfs_open_put(struct qfs_fs *fs, struct qfs_open_inode *oi);
+/* Truncate @ino to @size (O(1): new epoch when shrinking). */
+int qfs_file_truncate(struct qfs_fs *fs, uint64_t ino, struct qfs_open_inode *oi,
+		      uint64_t size);
+
+static inline struct timespec qfs_ms_to_ts(uint64_t ms)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
+			       .tv_nsec = (long)(ms % 1000) * 1000000 };
+	return ts;
+}
+
+#endif

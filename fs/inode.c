@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+/*
+ * inode.c - reading and writing inode records and turning them into attributes.
+ *
+ * An inode is read together with its LINK records in one ordered LIST of its
+ * partition (INODE sorts first, then LINKs), so stat costs one quorum round
+ * trip and nlink is counted, never stored. Writes send only the registers
+ * that change (the others carry the zero version, which every stored
+ * register beats), so concurrent updates of different registers never undo
+ * each other.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs/fs_priv.h"
+#include "proto/log.h"
+
+#define INODE_PAGE 64 /* entries per LIST page while counting links */
+
+struct inode_scan {
+	struct proto_inode *inode;
+	bool found;
+	bool deleted;
+	uint32_t nlink;
+	bool past_links;			/* reached XATTR/DIRENT: stop */
+	uint8_t last[PROTO_KEY_MAX];		/* resume point */
+	size_t last_len;
+	int err;
+};
+
+static int inode_scan_entry(void *arg, const struct proto_entry *e)
+{
+	struct inode_scan *s = arg;
+
+	if (e->key.kind != PROTO_KIND_INODE && e->key.kind != PROTO_KIND_LINK) {
+		s->past_links = true;
+		return 1;
+	}
+	s->last_len = proto_key_encode(&e->key, s->last);
+	if (e->key.kind == PROTO_KIND_INODE) {
+		if (e->meta.flags & PROTO_REC_TOMBSTONE) {
+			s->deleted = true;
+			return 0;
+		}
+		if (proto_inode_decode(e->val, e->meta.len, s->inode) < 0) {
+			s->err = -EIO;
+			return 1;
+		}
+		s->found = true;
+		s->deleted = proto_inode_is_deleted(s->inode);
+		return 0;
+	}
+	if (!(e->meta.flags & PROTO_REC_TOMBSTONE))
+		s->nlink++;
+	return 0;
+}
+
+int qfs_inode_read(struct qfs_fs *fs, uint64_t ino, struct proto_inode *inode,
+		   uint32_t *nlink)
+{
+	struct inode_scan s = { .inode = inode };
+	struct proto_key key;
+	bool more = true;
+	int rc;
+
+	memset(inode, 0, sizeof(*inode));
+	proto_key_inode(&key, ino);
+	s.last_len = proto_key_encode(&key, s.last);
+	rc = qfs_quorum_list(fs->q, ino, 0, s.last, s.last_len, false, INODE_PAGE,
+			     inode_scan_entry, &s, &more);
+	/* Files with many hard links: keep counting page by page. */
+	while (rc == 0 && more && !s.past_links && nlink)
+		rc = qfs_quorum_list(fs->q, ino, 0, s.last, s.last_len, true, INODE_PAGE,
+				     inode_scan_entry, &s, &more);
+	if (rc < 0)
+		return rc;
+	if (s.err)
+		return s.err;
+	if (!s.found || s.deleted)
+		return -ENOENT;
+	if (nlink)
+		*nlink = s.nlink;
+	return 0;
+}
+
+int qfs_inode_write(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode)
+{
+	struct proto_wr w;
+	struct proto_meta m;
+	struct proto_key key;
+	int rc;
+
+	if (fs->read_only)
+		return -EROFS;
+	proto_wr_init(&w);
+	proto_inode_encode(&w, inode);
+	if (w.bad) {
+		proto_wr_free(&w);
+		return -ENOMEM;
+	}
+	proto_inode_meta(inode, w.buf, (uint32_t)w.len, &m);
+	proto_key_inode(&key, ino);
+	rc = qfs_quorum_put(fs->q, &key, &m, w.buf);
+	proto_wr_free(&w);
+	return rc;
+}
+
+int qfs_put_simple(struct qfs_fs *fs, const struct proto_key *key, bool tombstone,
+		   const void *val, uint32_t len)
+{
+	struct proto_meta m = { 0 };
+
+	if (fs->read_only)
+		return -EROFS;
+	m.ver = qfs_quorum_version(fs->q);
+	if (tombstone) {
+		m.flags = PROTO_REC_TOMBSTONE;
+		len = 0;
+		val = NULL;
+	}
+	m.len = len;
+	return qfs_quorum_put(fs->q, key, &m, val);
+}
+
+int qfs_inode_touch_dir(struct qfs_fs *fs, uint64_t dir)
+{
+	struct proto_inode inode;
+	struct timespec now;
+
+	memset(&inode, 0, sizeof(inode));
+	clock_gettime(CLOCK_REALTIME, &now);
+	inode.mtime_ver = qfs_quorum_version(fs->q);
+	inode.mtime_sec = now.tv_sec;
+	inode.mtime_nsec = (uint32_t)now.tv_nsec;
+	return qfs_inode_write(fs, dir, &inode);
+}
+
+void qfs_inode_to_attr(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
+		       uint32_t nlink, struct qfs_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->mode = inode->mode;
+	a->uid = inode->uid;
+	a->gid = inode->gid;
+	a->rdev = inode->rdev;
+	/* Directory link counts are not maintained: 1 tells find(1) so. */
+	a->nlink = (inode->mode & 0170000) == 0040000 ? 1 : nlink;
+	a->size = inode->size;
+	if ((inode->mode & 0170000) == 0120000)
+		a->size = inode->target_len;
+	a->blocks = (a->size + 511) / 512;
+	a->atime.tv_sec = inode->atime_sec;
+	a->atime.tv_nsec = inode->atime_nsec;
+	a->mtime.tv_sec = inode->mtime_sec;
+	a->mtime.tv_nsec = inode->mtime_nsec;
+	a->ctime = qfs_ms_to_ts(proto_inode_ctime_ms(inode));
+	(void)fs;
+}
+
+uint32_t qfs_inode_valid_len(const struct qfs_fs *fs, const struct proto_inode *inode,
+			     uint64_t index, uint64_t chunk_epoch)
+{
+	uint64_t start = index * fs->chunk_size;
+
+	if (chunk_epoch >= inode->epoch)
+		return fs->chunk_size;
+	for (unsigned i = 0; i < inode->ntrunc; i++) {
+		const struct proto_trunc *t = &inode->trunc[i];
+
+		if (t->epoch <= chunk_epoch)
+			continue;
+		if (t->size <= start)
+			return 0;
+		return t->size - start >= fs->chunk_size ? fs->chunk_size
+							 : (uint32_t)(t->size - start);
+	}
+	/* No truncation point after the chunk's epoch survives: trust nothing. */
+	return 0;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * quorum.h - records read and written with quorums over the cluster.
+ *
+ * The layer every filesystem operation and tool goes through. A write goes
+ * to all N replicas of the key (ring placement) and succeeds on W
+ * acknowledgements; the rest complete in the background. A read asks R
+ * replicas (for chunks: data from one, versions from the others via HEAD,
+ * in one round trip), asks the remaining replicas when some do not answer,
+ * merges with proto_merge and, when replicas disagree, writes the newest
+ * record back until it is on W replicas before returning (blocking
+ * read-repair); remaining stale replicas are repaired in the background.
+ * Every call has one deadline (timeout_ms) across all its steps: success or
+ * -EIO (or a more precise errno listed per call), never a hang.
+ *
+ * Daemons whose store has no volume (wiped or new: PROTO_STORE_NOVOLUME at
+ * HELLO while the volume exists) are "rebuilding": they receive writes but
+ * count toward neither R nor W. Thread-safe: any thread may call anything.
+ */
+#ifndef QFS_FS_QUORUM_H
+#define QFS_FS_QUORUM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/config.h"
+#include "proto/msg.h"
+
+struct qfs_quorum;
+
+struct qfs_quorum_opts {
+	unsigned w, r;	     /* 0 = from the config */
+	unsigned timeout_ms; /* 0 = from the config */
+	bool need_volume;    /* fail open when no superblock is readable (mount) */
+};
+
+/*
+ * Connect to every daemon of @cl (starting the engine thread), say HELLO,
+ * check clock skew against each answering daemon and learn the volume.
+ * Returns 0, or -errno with a message in @err: -ETIME (our clock is outside
+ * a daemon's skew bound; the message gives both clocks), -EIO (fewer than W
+ * daemons answer), -ENOENT (need_volume and no superblock).
+ */
+int qfs_quorum_open(const struct qfs_cluster *cl, const struct qfs_quorum_opts *opts,
+		    struct qfs_quorum **out, char *err, size_t errlen);
+void qfs_quorum_close(struct qfs_quorum *q); /* NULL is a no-op */
+
+/* A fresh version from the client's HLC and its writer id. */
+struct proto_version qfs_quorum_version(struct qfs_quorum *q);
+
+/* Superblock as read at open (or after qfs_quorum_put of one). */
+int qfs_quorum_super(struct qfs_quorum *q, struct proto_super *sb);
+
+/* A record read from the cluster. */
+struct qfs_rec {
+	struct proto_meta meta; /* merged metadata (meta.len = full value length) */
+	uint8_t *val;		/* malloc'ed: the value, or the requested chunk range */
+	uint32_t off;		/* chunk reads: offset of val[0] in the chunk */
+	uint32_t val_len;	/* bytes in val */
+};
+
+void qfs_rec_free(struct qfs_rec *r); /* frees r->val, zeroes r */
+
+/*
+ * Write a record: @meta gives ver, flags, epoch and len (@val has len
+ * bytes; checksums are computed here). Returns 0 on W acknowledgements,
+ * -ENOSPC when replicas are full, -ETIME on a skew refusal, else -EIO.
+ */
+int qfs_quorum_put(struct qfs_quorum *q, const struct proto_key *key,
+		   const struct proto_meta *meta, const void *val);
+
+/*
+ * Read the newest record of @key; for a CHUNK only bytes [off, off+len)
+ * (clipped to the record length) are returned, len PROTO_GET_WHOLE for all.
+ * Tombstones are returned (meta.flags has PROTO_REC_TOMBSTONE). Returns 0,
+ * -ENOENT when a read quorum says the key is absent, -EIO.
+ */
+int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t off,
+		   uint32_t len, struct qfs_rec *out);
+
+/*
+ * Conditional range write into a chunk: replicas at @base become @ver with
+ * @data at @off. Replicas older than @base are repaired first (full copy
+ * from one that has base), then patched. Returns 0 once W replicas hold
+ * @ver, -ESTALE when a replica holds a version other than base and ver that
+ * is newer than base (a concurrent writer: *stored is set; re-read and
+ * retry), -ENOSPC, -EIO.
+ */
+int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
+		     const struct proto_version *base, const struct proto_version *ver,
+		     uint64_t epoch, uint32_t off, const void *data, uint32_t len,
+		     struct proto_version *stored);
+
+/* Called once per merged entry, in key order; non-zero return stops the walk
+ * and is returned by qfs_quorum_list. */
+typedef int (*qfs_entry_fn)(void *arg, const struct proto_entry *e);
+
+/*
+ * Walk partition @ino (only records of @kind, 0 = all) in key order from
+ * @start (encoded key, exclusive when @after; NULL = the beginning), the
+ * records of R replicas merged per key (tombstones included). Stops after
+ * @max entries (0 = no limit) and sets *more when entries remain. Divergent
+ * entries are repaired in the background. Returns 0, the callback's
+ * non-zero value, or -EIO.
+ */
+int qfs_quorum_list(struct qfs_quorum *q, uint64_t ino, uint8_t kind, const uint8_t *start,
+		    size_t start_len, bool after, uint32_t max, qfs_entry_fn fn, void *arg,
+		    bool *more);
+
+/* SYNC every reachable daemon; 0 when each daemon holding a replica answered. */
+int qfs_quorum_sync_all(struct qfs_quorum *q);
+
+/* Cluster capacity for statfs: usable bytes = raw / N (daemons that share a
+ * filesystem, same fs_id, counted once). */
+struct qfs_space {
+	uint64_t total, free, used, records;
+};
+int qfs_quorum_space(struct qfs_quorum *q, struct qfs_space *sp);
+
+#endif

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+/*
+ * quorum_write.c - quorum writes: PUT (a whole record to all N replicas,
+ * success at W acknowledgements) and PATCH (a conditional range write into a
+ * chunk, with the repair of replicas older than its base).
+ *
+ * A write is sent to every replica, rebuilding ones included (they must
+ * catch up), but only counting replicas make up W. The waiter returns as
+ * soon as W acknowledged; the call keeps the other RPCs going in the
+ * background until they answer or the deadline passes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/quorum_priv.h"
+#include "proto/log.h"
+#include "proto/status.h"
+
+/* ---- PUT ---- */
+
+int qfs_quorum_put(struct qfs_quorum *q, const struct proto_key *key,
+		   const struct proto_meta *meta, const void *val)
+{
+	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
+	struct qfs_replica reps[QFS_MAX_REPLICAS];
+	uint64_t sums[PROTO_CHUNK_BLOCKS];
+	struct proto_meta m = *meta;
+	struct qfs_call *c;
+	int n, ncount, rc;
+
+	if (key->kind >= PROTO_KIND_MAX || (m.flags & ~PROTO_REC_TOMBSTONE))
+		return -EINVAL;
+	/* a tombstone has no value, except an INODE's (its registers merge) */
+	if ((m.flags & PROTO_REC_TOMBSTONE) && key->kind != PROTO_KIND_INODE) {
+		m.len = 0;
+		val = NULL;
+	}
+	if (m.len > proto_value_max(key->kind))
+		return -EFBIG;
+	if (m.len && !val)
+		return -EINVAL;
+	if (key->kind != PROTO_KIND_CHUNK && key->kind != PROTO_KIND_INODE)
+		m.epoch = 0;
+	m.sum = proto_value_sums(val, m.len, sums);
+	proto_hlc_observe(&q->clock, m.ver.hlc);
+
+	n = qfs_q_place(q, proto_key_token(key), reps, &ncount);
+	rc = qfs_q_put_call(&m, val, n, deadline, &c);
+	if (rc)
+		return rc;
+	for (int i = 0; i < n; i++) {
+		rc = qfs_q_put_add(c, key, &m, sums, reps[i].daemon, !reps[i].rebuilding);
+		if (rc < 0) {
+			qfs_call_put(c);
+			return rc;
+		}
+	}
+	qfs_call_set_need(c, q->w);
+	q->t->ops->submit(q->t, c);
+	qfs_call_wait(c, deadline, NULL, NULL);
+
+	pthread_mutex_lock(&c->lock);
+	rc = c->naccepted >= q->w ? 0 : 1;
+	for (int i = 0; i < c->nrpc; i++) {
+		struct proto_write_rep wr;
+		const struct qfs_rpc *rpc = &c->rpc[i];
+
+		if (rpc->state == QFS_RPC_DONE && rpc->accepted &&
+		    !proto_decode_write_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &wr))
+			proto_hlc_observe(&q->clock, wr.stored.hlc);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (rc) {
+		char ks[96];
+
+		rc = qfs_q_write_error(c);
+		qlog_debug("put %s: fewer than %u acks: %s", proto_key_str(key, ks, sizeof(ks)),
+			   q->w, strerror(-rc));
+	} else if (key->kind == PROTO_KIND_SUPER && !(m.flags & PROTO_REC_TOMBSTONE)) {
+		qfs_q_super_written(q, val, m.len);
+	}
+	qfs_call_put(c);
+	return rc;
+}
+
+/* ---- PATCH ---- */
+
+/* PATCH acks: applied (OK), or a CONFLICT whose stored version is ours. */
+static bool qfs_accept_patch(const struct qfs_call *c, const struct qfs_rpc *rpc)
+{
+	struct proto_write_rep wr;
+
+	if (rpc->err)
+		return false;
+	if (rpc->status == PROTO_ST_OK)
+		return true;
+	if (rpc->status != PROTO_ST_CONFLICT ||
+	    proto_decode_write_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &wr))
+		return false;
+	return proto_version_cmp(&wr.stored, &c->want) == 0;
+}
+
+enum qfs_patch_class { QFS_P_PENDING, QFS_P_OK, QFS_P_STALE, QFS_P_NEWER, QFS_P_FAILED };
+
+struct qfs_patch_state {
+	const struct proto_version *base;
+	unsigned w;
+	unsigned extra;			   /* counting replicas repaired to ver */
+	bool handled[QFS_MAX_REPLICAS * 2]; /* stale replies already repaired */
+};
+
+/* Classify a PATCH RPC; called with c->lock held or once it is DONE. */
+static enum qfs_patch_class qfs_patch_class(const struct qfs_call *c, const struct qfs_rpc *rpc,
+					    const struct proto_version *base,
+					    struct proto_version *stored)
+{
+	struct proto_write_rep wr;
+
+	if (rpc->state != QFS_RPC_DONE)
+		return QFS_P_PENDING;
+	if (rpc->accepted)
+		return QFS_P_OK;
+	(void)c;
+	if (rpc->err || rpc->status != PROTO_ST_CONFLICT ||
+	    proto_decode_write_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &wr))
+		return QFS_P_FAILED;
+	*stored = wr.stored;
+	return proto_version_cmp(&wr.stored, base) < 0 ? QFS_P_STALE : QFS_P_NEWER;
+}
+
+/* Wake at W, when all answered, or when a stale replica can be repaired. */
+static bool qfs_patch_wake(const struct qfs_call *c, void *arg)
+{
+	const struct qfs_patch_state *st = arg;
+	bool stale = false, source = false;
+
+	if (c->naccepted + st->extra >= st->w || c->ndone == c->nrpc)
+		return true;
+	for (int i = 0; i < c->nrpc; i++) {
+		struct proto_version v;
+
+		switch (qfs_patch_class(c, &c->rpc[i], st->base, &v)) {
+		case QFS_P_OK:
+			source = true;
+			break;
+		case QFS_P_STALE:
+			stale |= !st->handled[i];
+			break;
+		default:
+			break;
+		}
+	}
+	return stale && source;
+}
+
+/* Encode a PATCH request into @w. */
+static void qfs_patch_encode(struct proto_wr *w, const struct proto_key *key,
+			     const struct proto_version *base, const struct proto_version *ver,
+			     uint64_t epoch, uint32_t off, uint64_t sum)
+{
+	struct proto_patch_req pq;
+
+	memset(&pq, 0, sizeof(pq));
+	pq.key = *key;
+	pq.base = *base;
+	pq.ver = *ver;
+	pq.epoch = epoch;
+	pq.offset = off;
+	pq.sum = sum;
+	proto_wr_init(w);
+	proto_encode_patch_req(w, &pq);
+}
+
+/*
+ * Bring the stale replica @dst up to date from @src (which acknowledged the
+ * patch, so it holds @ver): a full GET, then a PUT of that record, and if
+ * @dst then holds @base instead, the PATCH again. Returns 0 when @dst holds
+ * @ver, else -errno.
+ */
+static int qfs_patch_repair(struct qfs_quorum *q, struct qfs_call *pc, int src, int dst,
+			    uint64_t deadline, const struct proto_key *key,
+			    const struct proto_version *base, const struct proto_version *ver,
+			    uint64_t epoch, uint32_t off, uint64_t sum)
+{
+	const struct qfs_rpc *res;
+	struct proto_write_rep wr;
+	struct qfs_full f;
+	struct qfs_call *c;
+	struct proto_wr w;
+	int rc;
+
+	rc = qfs_q_fetch_whole(q, key, src, deadline, &f);
+	if (rc)
+		return rc;
+	rc = qfs_q_put_call(&f.meta, f.val, 2, deadline, &c);
+	if (rc)
+		goto out_free;
+	c->want = *ver;
+	rc = qfs_q_put_add(c, key, &f.meta, f.sums, dst, true);
+	if (rc < 0)
+		goto out_put;
+	qfs_call_set_need(c, 1);
+	q->t->ops->submit(q->t, c);
+	qfs_call_wait(c, deadline, NULL, NULL);
+	res = qfs_call_result(c, 0);
+	if (!res || !res->accepted ||
+	    proto_decode_write_rep(res->rargs, res->rargs_len, res->rdata_len, &wr)) {
+		rc = -EIO;
+		goto out_put;
+	}
+	proto_hlc_observe(&q->clock, wr.stored.hlc);
+	if (proto_version_cmp(&wr.stored, ver) == 0) {
+		rc = 0;
+		goto out_put;
+	}
+	if (proto_version_cmp(&wr.stored, base) != 0) {
+		rc = -ESTALE;
+		goto out_put;
+	}
+	qfs_call_put(c);
+
+	/* dst holds base now: apply the patch on it (DATA from the PATCH call) */
+	rc = qfs_call_new(1, deadline, qfs_accept_patch, pc->data, pc->data_len, &c);
+	if (rc)
+		goto out_free;
+	c->want = *ver;
+	qfs_patch_encode(&w, key, base, ver, epoch, off, sum);
+	rc = qfs_call_add(c, dst, PROTO_OP_PATCH, true, &w, 0, c->data_len);
+	if (rc < 0)
+		goto out_put;
+	qfs_call_set_need(c, 1);
+	q->t->ops->submit(q->t, c);
+	qfs_call_wait(c, deadline, NULL, NULL);
+	res = qfs_call_result(c, 0);
+	rc = res && res->accepted ? 0 : -EIO;
+out_put:
+	qfs_call_put(c);
+out_free:
+	qfs_full_free(&f);
+	return rc;
+}
+
+int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
+		     const struct proto_version *base, const struct proto_version *ver,
+		     uint64_t epoch, uint32_t off, const void *data, uint32_t len,
+		     struct proto_version *stored)
+{
+	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
+	struct qfs_replica reps[QFS_MAX_REPLICAS];
+	struct qfs_patch_state st = { .base = base, .w = q->w };
+	struct proto_version newest = { 0, 0 };
+	bool newer = false;
+	struct qfs_call *c;
+	uint64_t sum;
+	int n, ncount, rc;
+
+	if (key->kind != PROTO_KIND_CHUNK || !len || !data || off > PROTO_CHUNK_MAX ||
+	    len > PROTO_CHUNK_MAX - off || proto_version_cmp(base, ver) >= 0)
+		return -EINVAL;
+	proto_hlc_observe(&q->clock, ver->hlc);
+	sum = proto_block_sum(data, len);
+	n = qfs_q_place(q, proto_key_token(key), reps, &ncount);
+	rc = qfs_call_new(n, deadline, qfs_accept_patch, data, len, &c);
+	if (rc)
+		return rc;
+	c->want = *ver;
+	for (int i = 0; i < n; i++) {
+		struct proto_wr w;
+
+		qfs_patch_encode(&w, key, base, ver, epoch, off, sum);
+		rc = qfs_call_add(c, reps[i].daemon, PROTO_OP_PATCH, !reps[i].rebuilding, &w, 0,
+				  len);
+		if (rc < 0)
+			goto out_put;
+	}
+	qfs_call_set_need(c, q->w);
+	q->t->ops->submit(q->t, c);
+
+	for (;;) {
+		int src = -1, todo[QFS_MAX_REPLICAS], ntodo = 0;
+		bool counts[QFS_MAX_REPLICAS], all_done;
+		unsigned ok;
+
+		qfs_call_wait(c, deadline, qfs_patch_wake, &st);
+
+		pthread_mutex_lock(&c->lock);
+		ok = c->naccepted + st.extra;
+		all_done = c->ndone == c->nrpc;
+		for (int i = 0; i < c->nrpc; i++) {
+			struct qfs_rpc *rpc = &c->rpc[i];
+			struct proto_version v;
+
+			switch (qfs_patch_class(c, rpc, base, &v)) {
+			case QFS_P_OK:
+				if (src < 0)
+					src = rpc->daemon;
+				break;
+			case QFS_P_STALE:
+				proto_hlc_observe(&q->clock, v.hlc);
+				if (!st.handled[i]) {
+					counts[ntodo] = rpc->counts;
+					todo[ntodo++] = i;
+				}
+				break;
+			case QFS_P_NEWER:
+				proto_hlc_observe(&q->clock, v.hlc);
+				if (!newer || proto_version_cmp(&v, &newest) > 0)
+					newest = v;
+				newer = true;
+				break;
+			default:
+				break;
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+
+		if (ok >= q->w) {
+			rc = 0;
+			break;
+		}
+		if (ntodo && src >= 0 && qfs_now_ns() < deadline) {
+			for (int k = 0; k < ntodo; k++) {
+				int i = todo[k], dst = c->rpc[i].daemon;
+
+				st.handled[i] = true;
+				rc = qfs_patch_repair(q, c, src, dst, deadline, key, base, ver,
+						      epoch, off, sum);
+				if (rc == 0 && counts[k])
+					st.extra++;
+				else if (rc)
+					qlog_debug("patch repair of %s failed: %s",
+						   q->cl->daemons[dst].name, strerror(-rc));
+			}
+			continue;
+		}
+		if (!all_done && qfs_now_ns() < deadline)
+			continue;
+		if (newer) {
+			*stored = newest;
+			rc = -ESTALE;
+		} else {
+			rc = qfs_q_write_error(c);
+		}
+		break;
+	}
+out_put:
+	qfs_call_put(c);
+	return rc < 0 ? rc : 0;
+}
