@@ -88,7 +88,9 @@ int chk_rec_decode(uint8_t kind, const void *buf, size_t len, struct chk_rec *r)
 	}
 	if (rd.bad || rd.left != 0)
 		goto bad;
-	if ((r->meta.flags & PROTO_REC_TOMBSTONE) && r->meta.len != 0)
+	/* Only an INODE tombstone keeps a value: its registers still merge. */
+	if ((r->meta.flags & PROTO_REC_TOMBSTONE) && r->meta.len != 0 &&
+	    kind != PROTO_KIND_INODE)
 		goto bad;
 	return 0;
 bad:
@@ -240,7 +242,17 @@ static int chk_wipe(struct chk_store *st)
 
 static int chk_env_open(struct chk_store *st)
 {
-	unsigned flags = MDB_NOTLS | (st->sync == CHK_SYNC_NONE ? MDB_NOSYNC : 0);
+	/*
+	 * ALWAYS: every commit fully durable. COMMIT: one fdatasync per batch
+	 * and no separate meta sync (LMDB keeps its integrity; a power loss may
+	 * undo the last batch, which SYNC and the timer bound). NONE: no sync.
+	 */
+	unsigned flags = MDB_NOTLS;
+
+	if (st->sync == CHK_SYNC_NONE)
+		flags |= MDB_NOSYNC;
+	else if (st->sync == CHK_SYNC_COMMIT)
+		flags |= MDB_NOMETASYNC;
 	char *path;
 	MDB_txn *txn;
 	int rc;

@@ -49,41 +49,57 @@ static int dirent_read(struct qfs_fs *fs, uint64_t dir, const char *name,
 	return rc;
 }
 
-static int dirent_write(struct qfs_fs *fs, uint64_t dir, const char *name, uint64_t ino,
-			uint32_t mode)
+static void batch_dirent(struct qfs_fs *fs, struct qfs_batch *b, uint64_t dir,
+			 const char *name, uint64_t ino, uint32_t mode)
 {
 	struct proto_dirent d = { .ino = ino, .type = (uint8_t)IFTODT(mode) };
 	struct proto_key key;
 	struct proto_wr w;
-	int rc;
 
-	rc = proto_key_dirent(&key, dir, name, strlen(name));
-	if (rc < 0)
-		return rc;
+	if (proto_key_dirent(&key, dir, name, strlen(name)) < 0) {
+		b->err = -EINVAL;
+		return;
+	}
 	proto_wr_init(&w);
 	proto_dirent_encode(&w, &d);
-	rc = w.bad ? -ENOMEM : qfs_put_simple(fs, &key, false, w.buf, (uint32_t)w.len);
+	if (w.bad)
+		b->err = -ENOMEM;
+	else
+		qfs_batch_add(fs, b, &key, false, w.buf, (uint32_t)w.len);
 	proto_wr_free(&w);
-	return rc;
 }
 
-static int dirent_remove(struct qfs_fs *fs, uint64_t dir, const char *name)
+static void batch_dirent_remove(struct qfs_fs *fs, struct qfs_batch *b, uint64_t dir,
+				const char *name)
 {
 	struct proto_key key;
-	int rc;
 
-	rc = proto_key_dirent(&key, dir, name, strlen(name));
-	return rc < 0 ? rc : qfs_put_simple(fs, &key, true, NULL, 0);
+	if (proto_key_dirent(&key, dir, name, strlen(name)) < 0)
+		b->err = -EINVAL;
+	else
+		qfs_batch_add(fs, b, &key, true, NULL, 0);
 }
 
-static int link_write(struct qfs_fs *fs, uint64_t ino, uint64_t parent, const char *name,
-		      bool tombstone)
+static void batch_link(struct qfs_fs *fs, struct qfs_batch *b, uint64_t ino, uint64_t parent,
+		       const char *name, bool tombstone)
 {
 	struct proto_key key;
-	int rc;
 
-	rc = proto_key_link(&key, ino, parent, name, strlen(name));
-	return rc < 0 ? rc : qfs_put_simple(fs, &key, tombstone, NULL, 0);
+	if (proto_key_link(&key, ino, parent, name, strlen(name)) < 0)
+		b->err = -EINVAL;
+	else
+		qfs_batch_add(fs, b, &key, tombstone, NULL, 0);
+}
+
+/* Inode register "parent", for fsck's cycle detection. */
+static void batch_parent(struct qfs_fs *fs, struct qfs_batch *b, uint64_t ino, uint64_t parent)
+{
+	struct proto_inode inode;
+
+	memset(&inode, 0, sizeof(inode));
+	inode.parent_ver = qfs_quorum_version(fs->q);
+	inode.parent = parent;
+	qfs_batch_add_inode(b, ino, &inode);
 }
 
 /* Inode number for a new name: random for exclusive creates, else derived. */
@@ -124,14 +140,19 @@ int qfs_lookup(struct qfs_fs *fs, uint64_t parent, const char *name, struct qfs_
 	return qfs_getattr(fs, d.ino, a);
 }
 
-/* Shared by mknod, mkdir and symlink. */
+/*
+ * Shared by mknod, create, mkdir and symlink. Returns 0 with the new inode
+ * in *created (when not NULL), 1 when a regular file of that name existed
+ * and !excl (its attributes in @a), or -errno.
+ */
 static int create_node(struct qfs_fs *fs, uint64_t parent, const char *name, uint32_t mode,
 		       uint32_t rdev, const char *target, bool excl, const struct qfs_cred *c,
-		       struct qfs_attr *a)
+		       struct qfs_attr *a, struct proto_inode *created)
 {
 	struct proto_version replaced;
 	struct proto_dirent d;
 	struct proto_inode inode;
+	struct qfs_batch b;
 	struct timespec now;
 	uint64_t ino;
 	int rc;
@@ -146,7 +167,8 @@ static int create_node(struct qfs_fs *fs, uint64_t parent, const char *name, uin
 		/* O_CREAT without O_EXCL opens an existing file. */
 		if (excl || !S_ISREG(mode))
 			return -EEXIST;
-		return qfs_getattr(fs, d.ino, a);
+		rc = qfs_getattr(fs, d.ino, a);
+		return rc < 0 ? rc : 1;
 	}
 	if (rc != -ENOENT)
 		return rc;
@@ -168,16 +190,21 @@ static int create_node(struct qfs_fs *fs, uint64_t parent, const char *name, uin
 		inode.target_len = (uint16_t)strlen(target);
 		memcpy(inode.target, target, inode.target_len + 1);
 	}
-	rc = qfs_inode_write(fs, ino, &inode);
-	if (rc == 0)
-		rc = link_write(fs, ino, parent, name, false);
-	if (rc == 0)
-		rc = dirent_write(fs, parent, name, ino, mode);
-	if (rc == 0)
-		rc = qfs_inode_touch_dir(fs, parent);
+	/* The inode and its LINK first, then the name that points at them. */
+	qfs_batch_init(&b);
+	qfs_batch_add_inode(&b, ino, &inode);
+	batch_link(fs, &b, ino, parent, name, false);
+	rc = qfs_batch_run(fs, &b);
+	if (rc < 0)
+		return rc;
+	batch_dirent(fs, &b, parent, name, ino, mode);
+	qfs_batch_add_touch(fs, &b, parent);
+	rc = qfs_batch_run(fs, &b);
 	if (rc < 0)
 		return rc;
 	qfs_inode_to_attr(fs, ino, &inode, 1, a);
+	if (created)
+		*created = inode;
 	return 0;
 }
 
@@ -186,13 +213,33 @@ int qfs_mknod(struct qfs_fs *fs, uint64_t parent, const char *name, uint32_t mod
 {
 	if (S_ISDIR(mode) || S_ISLNK(mode))
 		return -EINVAL;
-	return create_node(fs, parent, name, mode, rdev, NULL, excl, c, a);
+	int rc = create_node(fs, parent, name, mode, rdev, NULL, excl, c, a, NULL);
+
+	return rc > 0 ? 0 : rc;
+}
+
+int qfs_create(struct qfs_fs *fs, uint64_t parent, const char *name, uint32_t mode, bool excl,
+	       unsigned flags, const struct qfs_cred *c, struct qfs_attr *a,
+	       struct qfs_file **out)
+{
+	struct proto_inode inode;
+	bool changed;
+	int rc;
+
+	rc = create_node(fs, parent, name, S_IFREG | (mode & 07777), 0, NULL, excl, c, a,
+			 &inode);
+	if (rc < 0)
+		return rc;
+	if (rc > 0) /* it existed: a normal open */
+		return qfs_file_open(fs, a->ino, flags, out, &changed);
+	return qfs_file_open_new(fs, a->ino, &inode, flags, out);
 }
 
 int qfs_mkdir(struct qfs_fs *fs, uint64_t parent, const char *name, uint32_t mode,
 	      const struct qfs_cred *c, struct qfs_attr *a)
 {
-	return create_node(fs, parent, name, S_IFDIR | (mode & 07777), 0, NULL, false, c, a);
+	return create_node(fs, parent, name, S_IFDIR | (mode & 07777), 0, NULL, false, c, a,
+			   NULL);
 }
 
 int qfs_symlink(struct qfs_fs *fs, uint64_t parent, const char *name, const char *target,
@@ -204,7 +251,7 @@ int qfs_symlink(struct qfs_fs *fs, uint64_t parent, const char *name, const char
 		return -ENOENT;
 	if (len > PROTO_TARGET_MAX)
 		return -ENAMETOOLONG;
-	return create_node(fs, parent, name, S_IFLNK | 0777, 0, target, true, c, a);
+	return create_node(fs, parent, name, S_IFLNK | 0777, 0, target, true, c, a, NULL);
 }
 
 int qfs_readlink(struct qfs_fs *fs, uint64_t ino, char *buf, size_t size)
@@ -230,6 +277,7 @@ int qfs_link(struct qfs_fs *fs, uint64_t ino, uint64_t newparent, const char *ne
 	struct proto_version ver;
 	struct proto_dirent d;
 	struct proto_inode inode;
+	struct qfs_batch b;
 	uint32_t nlink;
 	int rc;
 
@@ -248,11 +296,14 @@ int qfs_link(struct qfs_fs *fs, uint64_t ino, uint64_t newparent, const char *ne
 		return -EEXIST;
 	if (rc != -ENOENT)
 		return rc;
-	rc = link_write(fs, ino, newparent, newname, false);
-	if (rc == 0)
-		rc = dirent_write(fs, newparent, newname, ino, inode.mode);
-	if (rc == 0)
-		rc = qfs_inode_touch_dir(fs, newparent);
+	qfs_batch_init(&b);
+	batch_link(fs, &b, ino, newparent, newname, false);
+	rc = qfs_batch_run(fs, &b);
+	if (rc < 0)
+		return rc;
+	batch_dirent(fs, &b, newparent, newname, ino, inode.mode);
+	qfs_batch_add_touch(fs, &b, newparent);
+	rc = qfs_batch_run(fs, &b);
 	if (rc < 0)
 		return rc;
 	qfs_inode_to_attr(fs, ino, &inode, nlink + 1, a);
@@ -326,6 +377,7 @@ int qfs_unlink(struct qfs_fs *fs, uint64_t parent, const char *name, bool *last,
 	struct proto_dirent d;
 	uint32_t nlink = 0;
 	struct proto_inode inode;
+	struct qfs_batch b;
 	int rc;
 
 	if (fs->read_only)
@@ -337,11 +389,16 @@ int qfs_unlink(struct qfs_fs *fs, uint64_t parent, const char *name, bool *last,
 	if (d.type == DT_DIR)
 		return -EISDIR;
 	*ino_out = d.ino;
-	rc = dirent_remove(fs, parent, name);
-	if (rc == 0)
-		rc = link_write(fs, d.ino, parent, name, true);
-	if (rc == 0)
-		rc = qfs_inode_touch_dir(fs, parent);
+	/* The name goes first, its LINK after: a crash leaves an orphan, never
+	 * a name pointing at nothing. */
+	qfs_batch_init(&b);
+	batch_dirent_remove(fs, &b, parent, name);
+	rc = qfs_batch_run(fs, &b);
+	if (rc < 0)
+		return rc;
+	batch_link(fs, &b, d.ino, parent, name, true);
+	qfs_batch_add_touch(fs, &b, parent);
+	rc = qfs_batch_run(fs, &b);
 	if (rc < 0)
 		return rc;
 	if (qfs_inode_read(fs, d.ino, &inode, &nlink) == 0 && nlink == 0)
@@ -372,6 +429,7 @@ int qfs_rmdir(struct qfs_fs *fs, uint64_t parent, const char *name)
 {
 	struct proto_version ver;
 	struct proto_dirent d;
+	struct qfs_batch b;
 	int rc;
 
 	if (fs->read_only)
@@ -386,15 +444,17 @@ int qfs_rmdir(struct qfs_fs *fs, uint64_t parent, const char *name)
 	if (d.type != DT_DIR)
 		return -ENOTDIR;
 	rc = dir_empty(fs, d.ino);
-	if (rc == 0)
-		rc = dirent_remove(fs, parent, name);
-	if (rc == 0)
-		rc = link_write(fs, d.ino, parent, name, true);
-	if (rc == 0)
-		rc = qfs_inode_touch_dir(fs, parent);
-	if (rc == 0)
-		rc = qfs_delete_inode(fs, d.ino);
-	return rc;
+	if (rc < 0)
+		return rc;
+	qfs_batch_init(&b);
+	batch_dirent_remove(fs, &b, parent, name);
+	rc = qfs_batch_run(fs, &b);
+	if (rc < 0)
+		return rc;
+	batch_link(fs, &b, d.ino, parent, name, true);
+	qfs_batch_add_touch(fs, &b, parent);
+	rc = qfs_batch_run(fs, &b);
+	return rc < 0 ? rc : qfs_delete_inode(fs, d.ino);
 }
 
 /* -EINVAL when directory @dir is @newparent or one of its ancestors. */
@@ -415,21 +475,12 @@ static int check_not_ancestor(struct qfs_fs *fs, uint64_t dir, uint64_t newparen
 	return -ELOOP;
 }
 
-static int set_parent(struct qfs_fs *fs, uint64_t ino, uint64_t parent)
-{
-	struct proto_inode inode;
-
-	memset(&inode, 0, sizeof(inode));
-	inode.parent_ver = qfs_quorum_version(fs->q);
-	inode.parent = parent;
-	return qfs_inode_write(fs, ino, &inode);
-}
-
 static int rename_exchange(struct qfs_fs *fs, uint64_t parent, const char *name,
 			   const struct proto_dirent *src, uint64_t newparent, const char *newname,
 			   const struct proto_dirent *dst)
 {
 	uint32_t smode = (uint32_t)DTTOIF(src->type), dmode = (uint32_t)DTTOIF(dst->type);
+	struct qfs_batch b;
 	int rc;
 
 	if (src->type == DT_DIR && parent != newparent) {
@@ -442,26 +493,28 @@ static int rename_exchange(struct qfs_fs *fs, uint64_t parent, const char *name,
 		if (rc < 0)
 			return rc;
 	}
-	rc = link_write(fs, src->ino, newparent, newname, false);
-	if (rc == 0)
-		rc = link_write(fs, dst->ino, parent, name, false);
-	if (rc == 0)
-		rc = dirent_write(fs, newparent, newname, src->ino, smode);
-	if (rc == 0)
-		rc = dirent_write(fs, parent, name, dst->ino, dmode);
-	if (rc == 0)
-		rc = link_write(fs, src->ino, parent, name, true);
-	if (rc == 0)
-		rc = link_write(fs, dst->ino, newparent, newname, true);
-	if (rc == 0 && src->type == DT_DIR)
-		rc = set_parent(fs, src->ino, newparent);
-	if (rc == 0 && dst->type == DT_DIR)
-		rc = set_parent(fs, dst->ino, parent);
-	if (rc == 0)
-		rc = qfs_inode_touch_dir(fs, parent);
-	if (rc == 0 && newparent != parent)
-		rc = qfs_inode_touch_dir(fs, newparent);
-	return rc;
+	/* New links, then the swapped names, then the old links go. */
+	qfs_batch_init(&b);
+	batch_link(fs, &b, src->ino, newparent, newname, false);
+	batch_link(fs, &b, dst->ino, parent, name, false);
+	rc = qfs_batch_run(fs, &b);
+	if (rc < 0)
+		return rc;
+	batch_dirent(fs, &b, newparent, newname, src->ino, smode);
+	batch_dirent(fs, &b, parent, name, dst->ino, dmode);
+	rc = qfs_batch_run(fs, &b);
+	if (rc < 0)
+		return rc;
+	batch_link(fs, &b, src->ino, parent, name, true);
+	batch_link(fs, &b, dst->ino, newparent, newname, true);
+	if (src->type == DT_DIR)
+		batch_parent(fs, &b, src->ino, newparent);
+	if (dst->type == DT_DIR)
+		batch_parent(fs, &b, dst->ino, parent);
+	qfs_batch_add_touch(fs, &b, parent);
+	if (newparent != parent)
+		qfs_batch_add_touch(fs, &b, newparent);
+	return qfs_batch_run(fs, &b);
 }
 
 int qfs_rename(struct qfs_fs *fs, uint64_t parent, const char *name, uint64_t newparent,
@@ -469,6 +522,7 @@ int qfs_rename(struct qfs_fs *fs, uint64_t parent, const char *name, uint64_t ne
 {
 	struct proto_version ver;
 	struct proto_dirent src, dst;
+	struct qfs_batch b;
 	bool have_dst;
 	int rc;
 
@@ -515,26 +569,33 @@ int qfs_rename(struct qfs_fs *fs, uint64_t parent, const char *name, uint64_t ne
 	}
 
 	/* New name first, old name last: a crash leaves two names, never none. */
-	rc = link_write(fs, src.ino, newparent, newname, false);
-	if (rc == 0)
-		rc = dirent_write(fs, newparent, newname, src.ino, (uint32_t)DTTOIF(src.type));
-	if (rc == 0)
-		rc = dirent_remove(fs, parent, name);
-	if (rc == 0)
-		rc = link_write(fs, src.ino, parent, name, true);
-	if (rc == 0 && src.type == DT_DIR && parent != newparent)
-		rc = set_parent(fs, src.ino, newparent);
-	if (rc == 0)
-		rc = qfs_inode_touch_dir(fs, parent);
-	if (rc == 0 && newparent != parent)
-		rc = qfs_inode_touch_dir(fs, newparent);
+	qfs_batch_init(&b);
+	batch_link(fs, &b, src.ino, newparent, newname, false);
+	rc = qfs_batch_run(fs, &b);
+	if (rc < 0)
+		return rc;
+	batch_dirent(fs, &b, newparent, newname, src.ino, (uint32_t)DTTOIF(src.type));
+	rc = qfs_batch_run(fs, &b);
+	if (rc < 0)
+		return rc;
+	batch_dirent_remove(fs, &b, parent, name);
+	rc = qfs_batch_run(fs, &b);
+	if (rc < 0)
+		return rc;
+	batch_link(fs, &b, src.ino, parent, name, true);
+	if (src.type == DT_DIR && parent != newparent)
+		batch_parent(fs, &b, src.ino, newparent);
+	qfs_batch_add_touch(fs, &b, parent);
+	if (newparent != parent)
+		qfs_batch_add_touch(fs, &b, newparent);
+	if (have_dst)
+		batch_link(fs, &b, dst.ino, newparent, newname, true);
+	rc = qfs_batch_run(fs, &b);
 	if (rc < 0 || !have_dst)
 		return rc;
 
 	/* The replaced inode lost a link. */
-	rc = link_write(fs, dst.ino, newparent, newname, true);
-	if (rc == 0)
-		rc = drop_link(fs, dst.ino);
+	rc = drop_link(fs, dst.ino);
 	if (rc == 0)
 		*replaced_ino = dst.ino;
 	return rc;

@@ -397,22 +397,14 @@ static int inode_flush(struct qfs_fs *fs, struct qfs_open_inode *oi)
 
 /* ---- the API ---- */
 
-int qfs_file_open(struct qfs_fs *fs, uint64_t ino, unsigned flags, struct qfs_file **out,
-		  bool *changed)
+/* Install @fresh as the inode state of an open and make the handle. */
+static int open_install(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *fresh,
+			unsigned flags, struct qfs_file **out, bool *changed)
 {
-	struct proto_inode fresh;
 	struct qfs_open_inode *oi;
 	struct qfs_file *f;
 	int rc;
 
-	if (fs->read_only && (flags & (QFS_O_WRITE | QFS_O_TRUNC)))
-		return -EROFS;
-	/* Close-to-open: every open reads the inode with a read quorum. */
-	rc = qfs_inode_read(fs, ino, &fresh, NULL);
-	if (rc < 0)
-		return rc;
-	if (S_ISDIR(fresh.mode) && (flags & QFS_O_WRITE))
-		return -EISDIR;
 	f = calloc(1, sizeof(*f));
 	oi = f ? open_get(fs, ino) : NULL;
 	if (!oi) {
@@ -421,11 +413,11 @@ int qfs_file_open(struct qfs_fs *fs, uint64_t ino, unsigned flags, struct qfs_fi
 	}
 	pthread_mutex_lock(&oi->lock);
 	*changed = !oi->have_inode ||
-		   proto_version_cmp(&oi->inode.size_ver, &fresh.size_ver) != 0 ||
-		   proto_version_cmp(&oi->inode.mtime_ver, &fresh.mtime_ver) != 0;
+		   proto_version_cmp(&oi->inode.size_ver, &fresh->size_ver) != 0 ||
+		   proto_version_cmp(&oi->inode.mtime_ver, &fresh->mtime_ver) != 0;
 	if (*changed)
 		caches_drop(oi);
-	proto_inode_merge(&oi->inode, &fresh, &oi->inode);
+	proto_inode_merge(&oi->inode, fresh, &oi->inode);
 	oi->have_inode = true;
 	if (!oi->size_dirty || oi->size < oi->inode.size)
 		oi->size = oi->inode.size;
@@ -445,6 +437,31 @@ int qfs_file_open(struct qfs_fs *fs, uint64_t ino, unsigned flags, struct qfs_fi
 	}
 	*out = f;
 	return 0;
+}
+
+int qfs_file_open_new(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
+		      unsigned flags, struct qfs_file **out)
+{
+	bool changed;
+
+	return open_install(fs, ino, inode, flags & ~QFS_O_TRUNC, out, &changed);
+}
+
+int qfs_file_open(struct qfs_fs *fs, uint64_t ino, unsigned flags, struct qfs_file **out,
+		  bool *changed)
+{
+	struct proto_inode fresh;
+	int rc;
+
+	if (fs->read_only && (flags & (QFS_O_WRITE | QFS_O_TRUNC)))
+		return -EROFS;
+	/* Close-to-open: every open reads the inode with a read quorum. */
+	rc = qfs_inode_read(fs, ino, &fresh, NULL);
+	if (rc < 0)
+		return rc;
+	if (S_ISDIR(fresh.mode) && (flags & QFS_O_WRITE))
+		return -EISDIR;
+	return open_install(fs, ino, &fresh, flags, out, changed);
 }
 
 ssize_t qfs_file_read(struct qfs_file *f, void *buf, size_t size, uint64_t off)
@@ -804,6 +821,7 @@ int qfs_setattr(struct qfs_fs *fs, uint64_t ino, const struct qfs_setattr *s,
 {
 	struct proto_inode cur, upd;
 	struct timespec now;
+	uint32_t nlink = 0;
 	int rc;
 
 	if (fs->read_only)
@@ -813,7 +831,7 @@ int qfs_setattr(struct qfs_fs *fs, uint64_t ino, const struct qfs_setattr *s,
 		if (rc < 0)
 			return rc;
 	}
-	rc = qfs_inode_read(fs, ino, &cur, NULL);
+	rc = qfs_inode_read(fs, ino, &cur, &nlink);
 	if (rc < 0)
 		return rc;
 	memset(&upd, 0, sizeof(upd));
@@ -852,5 +870,6 @@ int qfs_setattr(struct qfs_fs *fs, uint64_t ino, const struct qfs_setattr *s,
 			return rc;
 		proto_inode_merge(&cur, &upd, &cur);
 	}
-	return qfs_getattr(fs, ino, a);
+	qfs_inode_to_attr(fs, ino, &cur, nlink, a);
+	return 0;
 }

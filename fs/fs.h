@@ -93,6 +93,11 @@ int qfs_setattr(struct qfs_fs *fs, uint64_t ino, const struct qfs_setattr *s,
  */
 int qfs_mknod(struct qfs_fs *fs, uint64_t parent, const char *name, uint32_t mode,
 	      uint32_t rdev, bool excl, const struct qfs_cred *c, struct qfs_attr *a);
+/* O_CREAT: create (or, without @excl, open an existing) regular file and
+ * open it with QFS_O_* @flags in one step. */
+int qfs_create(struct qfs_fs *fs, uint64_t parent, const char *name, uint32_t mode, bool excl,
+	       unsigned flags, const struct qfs_cred *c, struct qfs_attr *a,
+	       struct qfs_file **out);
 int qfs_mkdir(struct qfs_fs *fs, uint64_t parent, const char *name, uint32_t mode,
 	      const struct qfs_cred *c, struct qfs_attr *a);
 int qfs_symlink(struct qfs_fs *fs, uint64_t parent, const char *name, const char *target,

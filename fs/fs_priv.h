@@ -91,6 +91,30 @@ int qfs_inode_touch_dir(struct qfs_fs *fs, uint64_t dir);
 uint32_t qfs_inode_valid_len(const struct qfs_fs *fs, const struct proto_inode *inode,
 			     uint64_t index, uint64_t chunk_epoch);
 
+/*
+ * A batch of independent record writes sent together (one round trip).
+ * Add records, then qfs_batch_run() writes them all and frees the batch.
+ */
+struct qfs_batch {
+	int n;
+	int err;				/* first error while adding */
+	struct qfs_put puts[QFS_PUT_MANY_MAX];
+	struct proto_key keys[QFS_PUT_MANY_MAX];
+	struct proto_meta metas[QFS_PUT_MANY_MAX];
+	struct proto_wr vals[QFS_PUT_MANY_MAX];
+};
+
+void qfs_batch_init(struct qfs_batch *b);
+/* Add a record with the given value (NULL/0: empty), or a tombstone. */
+void qfs_batch_add(struct qfs_fs *fs, struct qfs_batch *b, const struct proto_key *key,
+		   bool tombstone, const void *val, uint32_t len);
+/* Add the registers of @inode that have a non-zero version. */
+void qfs_batch_add_inode(struct qfs_batch *b, uint64_t ino, const struct proto_inode *inode);
+/* Add "directory @dir changed": its mtime register set to now. */
+void qfs_batch_add_touch(struct qfs_fs *fs, struct qfs_batch *b, uint64_t dir);
+/* Write every record of the batch; 0 or the first error. Frees the batch. */
+int qfs_batch_run(struct qfs_fs *fs, struct qfs_batch *b);
+
 /* A record with an empty value (LINK) or a tombstone, written with quorum. */
 int qfs_put_simple(struct qfs_fs *fs, const struct proto_key *key, bool tombstone,
 		   const void *val, uint32_t len);
@@ -100,6 +124,9 @@ int qfs_put_simple(struct qfs_fs *fs, const struct proto_key *key, bool tombston
 /* Open inode of @ino if this client has it open (a reference is taken). */
 struct qfs_open_inode *qfs_open_find(struct qfs_fs *fs, uint64_t ino);
 void qfs_open_put(struct qfs_fs *fs, struct qfs_open_inode *oi);
+/* Open a file this client just created from @inode (no quorum read). */
+int qfs_file_open_new(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
+		      unsigned flags, struct qfs_file **out);
 /* Truncate @ino to @size (O(1): new epoch when shrinking). */
 int qfs_file_truncate(struct qfs_fs *fs, uint64_t ino, struct qfs_open_inode *oi,
 		      uint64_t size);

@@ -332,14 +332,11 @@ static void fsc_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	struct qfs_file *f;
 	struct qfs_cred c;
 	struct qfs_attr a;
-	bool changed;
 	int rc;
 
 	fsc_cred(req, &c);
-	rc = qfs_mknod(m->fs, parent, name, (mode & ~S_IFMT) | S_IFREG, 0,
-		       (fi->flags & O_EXCL) != 0, &c, &a);
-	if (rc == 0)
-		rc = qfs_file_open(m->fs, a.ino, fsc_open_flags(fi->flags), &f, &changed);
+	rc = qfs_create(m->fs, parent, name, mode, (fi->flags & O_EXCL) != 0,
+			fsc_open_flags(fi->flags), &c, &a, &f);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;

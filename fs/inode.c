@@ -125,6 +125,62 @@ int qfs_put_simple(struct qfs_fs *fs, const struct proto_key *key, bool tombston
 
 int qfs_inode_touch_dir(struct qfs_fs *fs, uint64_t dir)
 {
+	struct qfs_batch b;
+
+	qfs_batch_init(&b);
+	qfs_batch_add_touch(fs, &b, dir);
+	return qfs_batch_run(fs, &b);
+}
+
+/* ---- batches ---- */
+
+void qfs_batch_init(struct qfs_batch *b)
+{
+	b->n = 0;
+	b->err = 0;
+}
+
+/* Next free slot with its value buffer reset, or NULL (and b->err). */
+static int batch_slot(struct qfs_batch *b)
+{
+	if (b->n == QFS_PUT_MANY_MAX) {
+		b->err = -E2BIG; /* a bug: batches are small and fixed */
+		return -1;
+	}
+	proto_wr_init(&b->vals[b->n]);
+	memset(&b->metas[b->n], 0, sizeof(b->metas[b->n]));
+	return b->n++;
+}
+
+void qfs_batch_add(struct qfs_fs *fs, struct qfs_batch *b, const struct proto_key *key,
+		   bool tombstone, const void *val, uint32_t len)
+{
+	int i = batch_slot(b);
+
+	if (i < 0)
+		return;
+	b->keys[i] = *key;
+	b->metas[i].ver = qfs_quorum_version(fs->q);
+	if (tombstone)
+		b->metas[i].flags = PROTO_REC_TOMBSTONE;
+	else if (len)
+		proto_put_bytes(&b->vals[i], val, len);
+	b->metas[i].len = (uint32_t)b->vals[i].len;
+}
+
+void qfs_batch_add_inode(struct qfs_batch *b, uint64_t ino, const struct proto_inode *inode)
+{
+	int i = batch_slot(b);
+
+	if (i < 0)
+		return;
+	proto_key_inode(&b->keys[i], ino);
+	proto_inode_encode(&b->vals[i], inode);
+	proto_inode_meta(inode, b->vals[i].buf, (uint32_t)b->vals[i].len, &b->metas[i]);
+}
+
+void qfs_batch_add_touch(struct qfs_fs *fs, struct qfs_batch *b, uint64_t dir)
+{
 	struct proto_inode inode;
 	struct timespec now;
 
@@ -133,7 +189,28 @@ int qfs_inode_touch_dir(struct qfs_fs *fs, uint64_t dir)
 	inode.mtime_ver = qfs_quorum_version(fs->q);
 	inode.mtime_sec = now.tv_sec;
 	inode.mtime_nsec = (uint32_t)now.tv_nsec;
-	return qfs_inode_write(fs, dir, &inode);
+	qfs_batch_add_inode(b, dir, &inode);
+}
+
+int qfs_batch_run(struct qfs_fs *fs, struct qfs_batch *b)
+{
+	int rc = b->err;
+
+	for (int i = 0; i < b->n; i++) {
+		if (b->vals[i].bad && !rc)
+			rc = -ENOMEM;
+		b->puts[i].key = &b->keys[i];
+		b->puts[i].meta = &b->metas[i];
+		b->puts[i].val = b->vals[i].buf;
+	}
+	if (!rc && fs->read_only)
+		rc = -EROFS;
+	if (!rc && b->n)
+		rc = qfs_quorum_put_many(fs->q, b->puts, b->n);
+	for (int i = 0; i < b->n; i++)
+		proto_wr_free(&b->vals[i]);
+	b->n = 0;
+	return rc;
 }
 
 void qfs_inode_to_attr(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,

@@ -70,6 +70,24 @@ void qfs_rec_free(struct qfs_rec *r); /* frees r->val, zeroes r */
 int qfs_quorum_put(struct qfs_quorum *q, const struct proto_key *key,
 		   const struct proto_meta *meta, const void *val);
 
+/* One record of a qfs_quorum_put_many() batch. */
+struct qfs_put {
+	const struct proto_key *key;
+	const struct proto_meta *meta;
+	const void *val;
+};
+
+#define QFS_PUT_MANY_MAX 8
+
+/*
+ * Write up to QFS_PUT_MANY_MAX independent records at once, all in flight
+ * together under one deadline (one round trip instead of @n). Returns 0
+ * when every one reached W, else the first error as qfs_quorum_put() gives
+ * it; the others may have been written. Use it only for records whose
+ * relative order does not matter for crash safety.
+ */
+int qfs_quorum_put_many(struct qfs_quorum *q, const struct qfs_put *puts, int n);
+
 /*
  * Read the newest record of @key; for a CHUNK only bytes [off, off+len)
  * (clipped to the record length) are returned, len PROTO_GET_WHOLE for all.
@@ -107,6 +125,22 @@ typedef int (*qfs_entry_fn)(void *arg, const struct proto_entry *e);
 int qfs_quorum_list(struct qfs_quorum *q, uint64_t ino, uint8_t kind, const uint8_t *start,
 		    size_t start_len, bool after, uint32_t max, qfs_entry_fn fn, void *arg,
 		    bool *more);
+
+/* What one replica holds for a key (tools, tests): HEAD of each replica. */
+struct qfs_replica_state {
+	int daemon;		/* index into cl->daemons */
+	bool rebuilding;	/* counts toward no quorum */
+	int err;		/* 0, -ENOENT, -EBADE (corrupt), -ETIMEDOUT, -EHOSTDOWN */
+	struct proto_meta meta; /* when err == 0 */
+};
+
+/*
+ * Ask each of the key's N replicas (in preference order) for its metadata,
+ * without merging or repairing anything. Fills up to @max entries and
+ * returns how many, or -errno.
+ */
+int qfs_quorum_replicas(struct qfs_quorum *q, const struct proto_key *key,
+			struct qfs_replica_state *out, int max);
 
 /* SYNC every reachable daemon; 0 when each daemon holding a replica answered. */
 int qfs_quorum_sync_all(struct qfs_quorum *q);

@@ -571,3 +571,51 @@ void qfs_rec_free(struct qfs_rec *r)
 	free(r->val);
 	memset(r, 0, sizeof(*r));
 }
+
+int qfs_quorum_replicas(struct qfs_quorum *q, const struct proto_key *key,
+			struct qfs_replica_state *out, int max)
+{
+	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
+	struct qfs_replica reps[QFS_MAX_REPLICAS];
+	struct proto_head_req hq = { .key = *key };
+	struct qfs_call *c;
+	struct proto_wr w;
+	int n, ncount, rc;
+
+	n = qfs_q_place(q, proto_key_token(key), reps, &ncount);
+	if (n > max)
+		n = max;
+	rc = qfs_call_new(n, deadline, qfs_accept_reply, NULL, 0, &c);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < n; i++) {
+		proto_wr_init(&w);
+		proto_encode_head_req(&w, &hq);
+		rc = qfs_call_add(c, reps[i].daemon, PROTO_OP_HEAD, true, &w, 0, 0);
+		if (rc < 0) {
+			qfs_call_put(c);
+			return rc;
+		}
+	}
+	qfs_call_set_need(c, (unsigned)n);
+	q->t->ops->submit(q->t, c);
+	qfs_call_wait(c, deadline, NULL, NULL);
+	for (int i = 0; i < n; i++) {
+		const struct qfs_rpc *rpc = qfs_call_result(c, i);
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].daemon = reps[i].daemon;
+		out[i].rebuilding = reps[i].rebuilding;
+		if (!rpc)
+			out[i].err = -ETIMEDOUT;
+		else if (rpc->err)
+			out[i].err = rpc->err;
+		else if (rpc->status != PROTO_ST_OK)
+			out[i].err = -proto_st_to_errno(rpc->status);
+		else if (proto_decode_head_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len,
+					       &out[i].meta) < 0)
+			out[i].err = -EBADMSG;
+	}
+	qfs_call_put(c);
+	return n;
+}

@@ -19,38 +19,42 @@
 
 /* ---- PUT ---- */
 
-int qfs_quorum_put(struct qfs_quorum *q, const struct proto_key *key,
-		   const struct proto_meta *meta, const void *val)
+/*
+ * Validate one PUT, build its call and submit it. Returns 0 with the call in
+ * *out (the caller finishes it with put_finish), or -errno.
+ */
+static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint64_t deadline,
+		     struct qfs_call **out)
 {
-	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
 	struct qfs_replica reps[QFS_MAX_REPLICAS];
 	uint64_t sums[PROTO_CHUNK_BLOCKS];
-	struct proto_meta m = *meta;
+	struct proto_meta m = *p->meta;
+	const void *val = p->val;
 	struct qfs_call *c;
 	int n, ncount, rc;
 
-	if (key->kind >= PROTO_KIND_MAX || (m.flags & ~PROTO_REC_TOMBSTONE))
+	if (p->key->kind >= PROTO_KIND_MAX || (m.flags & ~PROTO_REC_TOMBSTONE))
 		return -EINVAL;
 	/* a tombstone has no value, except an INODE's (its registers merge) */
-	if ((m.flags & PROTO_REC_TOMBSTONE) && key->kind != PROTO_KIND_INODE) {
+	if ((m.flags & PROTO_REC_TOMBSTONE) && p->key->kind != PROTO_KIND_INODE) {
 		m.len = 0;
 		val = NULL;
 	}
-	if (m.len > proto_value_max(key->kind))
+	if (m.len > proto_value_max(p->key->kind))
 		return -EFBIG;
 	if (m.len && !val)
 		return -EINVAL;
-	if (key->kind != PROTO_KIND_CHUNK && key->kind != PROTO_KIND_INODE)
+	if (p->key->kind != PROTO_KIND_CHUNK && p->key->kind != PROTO_KIND_INODE)
 		m.epoch = 0;
 	m.sum = proto_value_sums(val, m.len, sums);
 	proto_hlc_observe(&q->clock, m.ver.hlc);
 
-	n = qfs_q_place(q, proto_key_token(key), reps, &ncount);
+	n = qfs_q_place(q, proto_key_token(p->key), reps, &ncount);
 	rc = qfs_q_put_call(&m, val, n, deadline, &c);
 	if (rc)
 		return rc;
 	for (int i = 0; i < n; i++) {
-		rc = qfs_q_put_add(c, key, &m, sums, reps[i].daemon, !reps[i].rebuilding);
+		rc = qfs_q_put_add(c, p->key, &m, sums, reps[i].daemon, !reps[i].rebuilding);
 		if (rc < 0) {
 			qfs_call_put(c);
 			return rc;
@@ -58,8 +62,17 @@ int qfs_quorum_put(struct qfs_quorum *q, const struct proto_key *key,
 	}
 	qfs_call_set_need(c, q->w);
 	q->t->ops->submit(q->t, c);
-	qfs_call_wait(c, deadline, NULL, NULL);
+	*out = c;
+	return 0;
+}
 
+/* Wait for W acknowledgements of a started PUT; consumes the call. */
+static int put_finish(struct qfs_quorum *q, const struct qfs_put *p, struct qfs_call *c,
+		      uint64_t deadline)
+{
+	int rc;
+
+	qfs_call_wait(c, deadline, NULL, NULL);
 	pthread_mutex_lock(&c->lock);
 	rc = c->naccepted >= q->w ? 0 : 1;
 	for (int i = 0; i < c->nrpc; i++) {
@@ -75,12 +88,46 @@ int qfs_quorum_put(struct qfs_quorum *q, const struct proto_key *key,
 		char ks[96];
 
 		rc = qfs_q_write_error(c);
-		qlog_debug("put %s: fewer than %u acks: %s", proto_key_str(key, ks, sizeof(ks)),
+		qlog_debug("put %s: fewer than %u acks: %s", proto_key_str(p->key, ks, sizeof(ks)),
 			   q->w, strerror(-rc));
-	} else if (key->kind == PROTO_KIND_SUPER && !(m.flags & PROTO_REC_TOMBSTONE)) {
-		qfs_q_super_written(q, val, m.len);
+	} else if (p->key->kind == PROTO_KIND_SUPER && !(p->meta->flags & PROTO_REC_TOMBSTONE)) {
+		qfs_q_super_written(q, p->val, p->meta->len);
 	}
 	qfs_call_put(c);
+	return rc;
+}
+
+int qfs_quorum_put(struct qfs_quorum *q, const struct proto_key *key,
+		   const struct proto_meta *meta, const void *val)
+{
+	struct qfs_put p = { .key = key, .meta = meta, .val = val };
+
+	return qfs_quorum_put_many(q, &p, 1);
+}
+
+int qfs_quorum_put_many(struct qfs_quorum *q, const struct qfs_put *puts, int n)
+{
+	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
+	struct qfs_call *calls[QFS_PUT_MANY_MAX];
+	int rc = 0, err;
+
+	if (n < 1 || n > QFS_PUT_MANY_MAX)
+		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		err = put_start(q, &puts[i], deadline, &calls[i]);
+		if (err < 0) {
+			calls[i] = NULL;
+			if (!rc)
+				rc = err;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (!calls[i])
+			continue;
+		err = put_finish(q, &puts[i], calls[i], deadline);
+		if (err < 0 && !rc)
+			rc = err;
+	}
 	return rc;
 }
 

@@ -6,10 +6,16 @@
  *                     (FUSE never sees sync(2) or syncfs(2))
  *   qfs df CONFIG     usable capacity: raw free space / N, daemons that
  *                     share one filesystem counted once
+ *   qfs replicas CONFIG PATH
+ *                     what each replica holds for the inode and every chunk
+ *                     of PATH (a file in a mount of CONFIG's volume): one
+ *                     line "KEY DAEMON VERSION|absent|corrupt|unreachable"
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fs/config.h"
 #include "fs/quorum.h"
@@ -18,7 +24,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: qfs sync CONFIG\n"
-		     "       qfs df CONFIG\n");
+		     "       qfs df CONFIG\n"
+		     "       qfs replicas CONFIG PATH\n");
 }
 
 static int cmd_sync(struct qfs_quorum *q)
@@ -47,6 +54,63 @@ static int cmd_df(struct qfs_quorum *q)
 	return 0;
 }
 
+static void print_replicas(struct qfs_quorum *q, const struct qfs_cluster *cl,
+			   const struct proto_key *key, const char *label)
+{
+	struct qfs_replica_state rs[QFS_MAX_REPLICAS];
+	int n = qfs_quorum_replicas(q, key, rs, QFS_MAX_REPLICAS);
+
+	if (n < 0) {
+		printf("%s ? %s\n", label, strerror(-n));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = cl->daemons[rs[i].daemon].name;
+
+		if (rs[i].err == 0 && (rs[i].meta.flags & PROTO_REC_CORRUPT))
+			printf("%s %s corrupt\n", label, name);
+		else if (rs[i].err == 0)
+			printf("%s %s %016" PRIx64 ".%016" PRIx64 "%s\n", label, name,
+			       rs[i].meta.ver.hlc, rs[i].meta.ver.writer,
+			       (rs[i].meta.flags & PROTO_REC_TOMBSTONE) ? " tombstone" : "");
+		else if (rs[i].err == -ENOENT)
+			printf("%s %s absent\n", label, name);
+		else if (rs[i].err == -EBADE)
+			printf("%s %s corrupt\n", label, name);
+		else
+			printf("%s %s unreachable\n", label, name);
+	}
+}
+
+static int cmd_replicas(struct qfs_quorum *q, const struct qfs_cluster *cl, const char *path)
+{
+	struct proto_super sb;
+	struct proto_key key;
+	struct stat st;
+	char label[64];
+	uint64_t nchunks;
+
+	if (stat(path, &st) < 0) {
+		fprintf(stderr, "qfs replicas: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (qfs_quorum_super(q, &sb) < 0) {
+		fprintf(stderr, "qfs replicas: no superblock readable\n");
+		return 1;
+	}
+	proto_key_inode(&key, (uint64_t)st.st_ino);
+	snprintf(label, sizeof(label), "inode:%" PRIu64, (uint64_t)st.st_ino);
+	print_replicas(q, cl, &key, label);
+	nchunks = S_ISREG(st.st_mode) ? ((uint64_t)st.st_size + sb.chunk_size - 1) / sb.chunk_size
+				      : 0;
+	for (uint64_t k = 0; k < nchunks; k++) {
+		proto_key_chunk(&key, (uint64_t)st.st_ino, k);
+		snprintf(label, sizeof(label), "chunk:%" PRIu64 "/%" PRIu64, (uint64_t)st.st_ino, k);
+		print_replicas(q, cl, &key, label);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct qfs_quorum_opts qo = { 0 };
@@ -60,7 +124,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc != 3 || (strcmp(argv[1], "sync") && strcmp(argv[1], "df"))) {
+	if (!((argc == 3 && (!strcmp(argv[1], "sync") || !strcmp(argv[1], "df"))) ||
+	      (argc == 4 && !strcmp(argv[1], "replicas")))) {
 		usage(stderr);
 		return 2;
 	}
@@ -75,7 +140,12 @@ int main(int argc, char **argv)
 		qfs_config_free(cl);
 		return 1;
 	}
-	rc = !strcmp(argv[1], "sync") ? cmd_sync(q) : cmd_df(q);
+	if (!strcmp(argv[1], "sync"))
+		rc = cmd_sync(q);
+	else if (!strcmp(argv[1], "df"))
+		rc = cmd_df(q);
+	else
+		rc = cmd_replicas(q, cl, argv[3]);
 	qfs_quorum_close(q);
 	qfs_config_free(cl);
 	return rc;
