@@ -90,7 +90,8 @@ int qfs_quorum_put_many(struct qfs_quorum *q, const struct qfs_put *puts, int n)
 
 /*
  * Read the newest record of @key; for a CHUNK only bytes [off, off+len)
- * (clipped to the record length) are returned, len PROTO_GET_WHOLE for all.
+ * (clipped to the record length) are returned, len PROTO_GET_WHOLE for all,
+ * and len 0 reads the metadata alone (HEAD on every replica asked).
  * Tombstones are returned (meta.flags has PROTO_REC_TOMBSTONE). Returns 0,
  * -ENOENT when a read quorum says the key is absent, -EIO.
  */

@@ -115,7 +115,8 @@ static int qfs_get_add(struct qfs_quorum *q, struct qfs_call *c, const struct pr
 
 	(void)q;
 	proto_wr_init(&w);
-	if (head) {
+	/* A chunk read of no bytes wants versions only: HEAD everywhere. */
+	if (head || (key->kind == PROTO_KIND_CHUNK && len == 0)) {
 		struct proto_head_req hq = { .key = *key };
 
 		proto_encode_head_req(&w, &hq);
@@ -308,6 +309,8 @@ static int qfs_get_chunk_data(struct qfs_get *g)
 	struct qfs_quorum *q = g->q;
 	uint64_t end = qfs_get_end(g);
 
+	if (g->len == 0)
+		return 0; /* metadata only */
 	for (int i = 0; i < g->nans; i++) {
 		struct qfs_ans *a = &g->ans[i];
 		struct qfs_rpc *rpc = &g->c->rpc[a->idx];
