@@ -14,43 +14,54 @@
 #include "fs/fs_priv.h"
 #include "proto/log.h"
 
-int qfs_fs_open(const struct qfs_cluster *cl, const struct qfs_fs_opts *opts,
-		struct qfs_fs **out, char *err, size_t errlen)
+int qfs_fs_open_quorum(struct qfs_quorum *q, const struct qfs_fs_opts *opts,
+		       struct qfs_fs **out, char *err, size_t errlen)
 {
-	struct qfs_quorum_opts qo = { 0 };
 	struct qfs_fs *fs;
 	int rc;
 
 	fs = calloc(1, sizeof(*fs));
-	if (!fs)
+	if (!fs) {
+		qfs_quorum_close(q);
 		return -ENOMEM;
-	fs->cl = cl;
+	}
+	fs->q = q;
 	fs->read_only = opts && opts->read_only;
 	pthread_mutex_init(&fs->open_lock, NULL);
+	rc = qfs_quorum_super(q, &fs->sb);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read the superblock: %s (run mkfs.quorumfs?)",
+			 strerror(-rc));
+		qfs_fs_close(fs);
+		return rc;
+	}
+	fs->chunk_size = fs->sb.chunk_size;
+	*out = fs;
+	return 0;
+}
+
+int qfs_fs_open(const struct qfs_cluster *cl, const struct qfs_fs_opts *opts,
+		struct qfs_fs **out, char *err, size_t errlen)
+{
+	struct qfs_quorum_opts qo = { .need_volume = true };
+	struct qfs_quorum *q;
+	int rc;
+
 	if (opts) {
 		qo.w = opts->w;
 		qo.r = opts->r;
 		qo.timeout_ms = opts->timeout_ms;
 	}
-	qo.need_volume = true;
-	rc = qfs_quorum_open(cl, &qo, &fs->q, err, errlen);
+	rc = qfs_quorum_open(cl, &qo, &q, err, errlen);
 	if (rc < 0)
-		goto out_free;
-	rc = qfs_quorum_super(fs->q, &fs->sb);
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: cannot read the superblock: %s (run mkfs.quorumfs?)",
-			 cl->path, strerror(-rc));
-		goto out_close;
-	}
-	fs->chunk_size = fs->sb.chunk_size;
-	*out = fs;
-	return 0;
+		return rc;
+	rc = qfs_fs_open_quorum(q, opts, out, err, errlen);
+	if (rc < 0 && !strstr(err, cl->path)) {
+		char tmp[512];
 
-out_close:
-	qfs_quorum_close(fs->q);
-out_free:
-	pthread_mutex_destroy(&fs->open_lock);
-	free(fs);
+		snprintf(tmp, sizeof(tmp), "%s", err);
+		snprintf(err, errlen, "%s: %s", cl->path, tmp);
+	}
 	return rc;
 }
 

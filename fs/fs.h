@@ -40,6 +40,11 @@ int qfs_fs_open(const struct qfs_cluster *cl, const struct qfs_fs_opts *opts,
 		struct qfs_fs **out, char *err, size_t errlen);
 void qfs_fs_close(struct qfs_fs *fs); /* NULL is a no-op; flushes nothing */
 
+/* The same over an open quorum, which the fs then owns (unit tests run the
+ * filesystem over a simulated cluster this way). */
+int qfs_fs_open_quorum(struct qfs_quorum *q, const struct qfs_fs_opts *opts,
+		       struct qfs_fs **out, char *err, size_t errlen);
+
 struct qfs_quorum *qfs_fs_quorum(struct qfs_fs *fs);
 uint32_t qfs_fs_chunk_size(const struct qfs_fs *fs);
 

@@ -63,7 +63,6 @@ struct qfs_file {
 };
 
 struct qfs_fs {
-	const struct qfs_cluster *cl;
 	struct qfs_quorum *q;
 	struct proto_super sb;
 	uint32_t chunk_size;
