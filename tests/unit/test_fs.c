@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_fs.c - the filesystem library (fs/fs.h) over a simulated cluster:
+ * two clients racing on `mkdir -p` converge on one inode per level, and
+ * truncate-then-extend reads zeros where old data was, across the chunk
+ * epochs and truncation points of docs/design-notes.md.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "fs/fs.h"
+#include "tests/unit/sim_transport.h"
+
+#define CS (64u * 1024) /* small chunks: many chunk boundaries, fast tests */
+
+struct fx {
+	struct qfs_cluster *cl;
+	struct sim *s;
+	struct qfs_fs *fs[2]; /* two clients of one cluster */
+};
+
+static const struct qfs_cred root_cred = { 0, 0, 022 };
+
+static struct qfs_cluster *make_cluster(void)
+{
+	struct qfs_cluster *cl = calloc(1, sizeof(*cl));
+
+	assert_non_null(cl);
+	strcpy(cl->path, "test.conf");
+	cl->n = 3;
+	cl->w = 2;
+	cl->r = 2;
+	cl->timeout_ms = 2000;
+	cl->vnodes = 64;
+	cl->layout_version = 1;
+	cl->ndaemons = 3;
+	for (int i = 0; i < 3; i++) {
+		snprintf(cl->daemons[i].name, sizeof(cl->daemons[i].name), "d%d", i);
+		snprintf(cl->daemons[i].endpoint, sizeof(cl->daemons[i].endpoint),
+			 "tcp://127.0.0.1:%d", 7000 + i);
+		cl->daemons[i].weight = 100;
+	}
+	return cl;
+}
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct qfs_quorum *q;
+	char err[256] = "";
+
+	assert_non_null(f);
+	f->cl = make_cluster();
+	assert_int_equal(sim_new(3, &f->s), 0);
+	/* format through a first client, then open two filesystems */
+	assert_int_equal(qfs_quorum_open_transport(f->cl, NULL, sim_transport(f->s), &q, err,
+						   sizeof(err)), 0);
+	assert_int_equal(qfs_mkfs(q, CS, false, err, sizeof(err)), 0);
+	assert_int_equal(qfs_mkfs(q, CS, false, err, sizeof(err)), -EEXIST);
+	assert_int_equal(qfs_fs_open_quorum(q, NULL, &f->fs[0], err, sizeof(err)), 0);
+	assert_int_equal(qfs_quorum_open_transport(f->cl, NULL, sim_transport(f->s), &q, err,
+						   sizeof(err)), 0);
+	assert_int_equal(qfs_fs_open_quorum(q, NULL, &f->fs[1], err, sizeof(err)), 0);
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	qfs_fs_close(f->fs[0]);
+	qfs_fs_close(f->fs[1]);
+	sim_free(f->s);
+	free(f->cl);
+	free(f);
+	return 0;
+}
+
+/* ---- mkdir -p from two clients at once ---- */
+
+struct mkdirp {
+	struct qfs_fs *fs;
+	pthread_barrier_t *go;
+	uint64_t ino[4];
+	int rc;
+};
+
+static void *mkdirp_thread(void *arg)
+{
+	static const char *const names[] = { "a", "b", "c", "d" };
+	struct mkdirp *m = arg;
+	uint64_t parent = PROTO_ROOT_INO;
+	struct qfs_attr a;
+
+	pthread_barrier_wait(m->go);
+	for (int i = 0; i < 4; i++) {
+		int rc = qfs_mkdir(m->fs, parent, names[i], 0755, &root_cred, &a);
+
+		if (rc == -EEXIST) /* what mkdir -p does when it loses the race */
+			rc = qfs_lookup(m->fs, parent, names[i], &a);
+		if (rc < 0) {
+			m->rc = rc;
+			return NULL;
+		}
+		m->ino[i] = a.ino;
+		parent = a.ino;
+	}
+	return NULL;
+}
+
+static int count_entry(void *arg, const struct qfs_dirent *d)
+{
+	int *n = arg;
+
+	if (strcmp(d->name, ".") && strcmp(d->name, ".."))
+		(*n)++;
+	return 0;
+}
+
+static void test_fs_mkdir_p_race_converges(void **state)
+{
+	struct fx *f = *state;
+	pthread_barrier_t go;
+	struct mkdirp m[2] = { { .fs = f->fs[0], .go = &go }, { .fs = f->fs[1], .go = &go } };
+	pthread_t t[2];
+	int entries = 0;
+
+	/* Slow replicas: both clients see each name absent before either writes it. */
+	for (int i = 0; i < 3; i++)
+		sim_set_delay(f->s, i, 10);
+	for (int round = 0; round < 3; round++) {
+		pthread_barrier_init(&go, NULL, 2);
+		for (int i = 0; i < 2; i++) {
+			memset(m[i].ino, 0, sizeof(m[i].ino));
+			assert_int_equal(pthread_create(&t[i], NULL, mkdirp_thread, &m[i]), 0);
+		}
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&go);
+		assert_int_equal(m[0].rc, 0);
+		assert_int_equal(m[1].rc, 0);
+		for (int i = 0; i < 4; i++)
+			assert_true(m[0].ino[i] == m[1].ino[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		sim_set_delay(f->s, i, 0);
+	/* one "a" in the root, one "b" in a: nothing orphaned by the race */
+	assert_int_equal(qfs_readdir(f->fs[0], PROTO_ROOT_INO, 0, count_entry, &entries), 0);
+	assert_int_equal(entries, 1);
+	entries = 0;
+	assert_int_equal(qfs_readdir(f->fs[1], m[0].ino[0], 0, count_entry, &entries), 0);
+	assert_int_equal(entries, 1);
+}
+
+/* ---- truncate ---- */
+
+static void fill(uint8_t *p, size_t len, uint8_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed + i * 7 + (i >> 9));
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static struct qfs_file *create_file(struct qfs_fs *fs, const char *name, uint64_t *ino)
+{
+	struct qfs_file *fh;
+	struct qfs_attr a;
+
+	assert_int_equal(qfs_create(fs, PROTO_ROOT_INO, name, 0644, true, QFS_O_WRITE,
+				    &root_cred, &a, &fh), 0);
+	*ino = a.ino;
+	return fh;
+}
+
+static void write_all(struct qfs_file *fh, const uint8_t *p, size_t len, uint64_t off)
+{
+	assert_int_equal(qfs_file_write(fh, p, len, off), (ssize_t)len);
+}
+
+static void truncate_to(struct qfs_fs *fs, uint64_t ino, uint64_t size)
+{
+	struct qfs_setattr s = { .mask = QFS_SET_SIZE, .size = size };
+	struct qfs_attr a;
+
+	assert_int_equal(qfs_setattr(fs, ino, &s, NULL, &a), 0);
+	assert_int_equal(a.size, size);
+}
+
+/* Read the whole file through a fresh open of client @fs. */
+static uint8_t *read_back(struct qfs_fs *fs, uint64_t ino, size_t len)
+{
+	uint8_t *buf = malloc(len + 1);
+	struct qfs_file *fh;
+	bool changed;
+
+	assert_non_null(buf);
+	assert_int_equal(qfs_file_open(fs, ino, 0, &fh, &changed), 0);
+	assert_int_equal(qfs_file_read(fh, buf, len + 1, 0), (ssize_t)len);
+	assert_int_equal(qfs_file_release(fh), 0);
+	return buf;
+}
+
+static void test_fs_truncate_then_extend_reads_zeros(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 5 * CS + 123;
+	uint8_t *src = malloc(len), *got;
+	struct qfs_file *fh;
+	uint64_t ino;
+	size_t cut = CS + 100;
+
+	assert_non_null(src);
+	fill(src, len, 1);
+	fh = create_file(f->fs[0], "t1", &ino);
+	write_all(fh, src, len, 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	truncate_to(f->fs[0], ino, cut);
+	truncate_to(f->fs[0], ino, len);
+	/* the other client, which never saw the old data, reads zeros past the cut */
+	got = read_back(f->fs[1], ino, len);
+	assert_memory_equal(got, src, cut);
+	assert_true(all_zero(got + cut, len - cut));
+	free(got);
+	free(src);
+}
+
+static void test_fs_truncate_points_keep_newer_data(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 8 * CS;
+	uint8_t *src = malloc(len), *mid = malloc(len), *got;
+	struct qfs_file *fh;
+	bool changed;
+	uint64_t ino;
+
+	assert_non_null(src);
+	assert_non_null(mid);
+	fill(src, len, 3);
+	fill(mid, len, 99);
+	fh = create_file(f->fs[0], "t2", &ino);
+	write_all(fh, src, len, 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	/* cut to 1 CS, rewrite chunks 2..7 in the new epoch, cut again to 5 CS */
+	truncate_to(f->fs[0], ino, CS);
+	assert_int_equal(qfs_file_open(f->fs[0], ino, QFS_O_WRITE, &fh, &changed), 0);
+	write_all(fh, mid + 2 * CS, 6 * CS, 2 * CS);
+	assert_int_equal(qfs_file_release(fh), 0);
+	truncate_to(f->fs[0], ino, 5 * CS);
+	truncate_to(f->fs[0], ino, len);
+
+	got = read_back(f->fs[1], ino, len);
+	assert_memory_equal(got, src, CS);			/* survived both cuts */
+	assert_true(all_zero(got + CS, CS));			/* old epoch, cut at 1 CS */
+	assert_memory_equal(got + 2 * CS, mid + 2 * CS, 3 * CS); /* newer, below 5 CS */
+	assert_true(all_zero(got + 5 * CS, 3 * CS));		/* cut at 5 CS */
+	free(got);
+
+	/* a small write into an old-epoch chunk keeps its zeros (read-modify-write) */
+	assert_int_equal(qfs_file_open(f->fs[0], ino, QFS_O_WRITE, &fh, &changed), 0);
+	write_all(fh, (const uint8_t *)"XYZ", 3, CS + 10);
+	assert_int_equal(qfs_file_release(fh), 0);
+	got = read_back(f->fs[1], ino, len);
+	assert_true(all_zero(got + CS, 10));
+	assert_memory_equal(got + CS + 10, "XYZ", 3);
+	assert_true(all_zero(got + CS + 13, CS - 13));
+	assert_memory_equal(got, src, CS);
+	free(got);
+	free(src);
+	free(mid);
+}
+
+static void test_fs_small_writes_patch_and_append(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *src = malloc(3 * CS), *got;
+	struct qfs_file *fh;
+	bool changed;
+	uint64_t ino;
+
+	assert_non_null(src);
+	fill(src, 3 * CS, 7);
+	fh = create_file(f->fs[0], "p1", &ino);
+	write_all(fh, src, 3 * CS, 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	/* 4 KiB writes inside existing chunks go out as PATCHes */
+	sim_reset_counts(f->s);
+	assert_int_equal(qfs_file_open(f->fs[0], ino, QFS_O_WRITE, &fh, &changed), 0);
+	memset(src + CS + 4096, 0xab, 4096);
+	write_all(fh, src + CS + 4096, 4096, CS + 4096);
+	memset(src + 2 * CS - 2, 0xcd, 4);		/* across a chunk boundary */
+	write_all(fh, src + 2 * CS - 2, 4, 2 * CS - 2);
+	assert_int_equal(qfs_file_flush(fh), 0);
+	assert_true(sim_count(f->s, 0, PROTO_OP_PATCH) + sim_count(f->s, 1, PROTO_OP_PATCH) +
+			    sim_count(f->s, 2, PROTO_OP_PATCH) >= 3 * 2);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	/* O_APPEND lands at the end, through the other client */
+	assert_int_equal(qfs_file_open(f->fs[1], ino, QFS_O_WRITE | QFS_O_APPEND, &fh, &changed),
+			 0);
+	assert_true(changed);
+	write_all(fh, (const uint8_t *)"tail", 4, 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	got = read_back(f->fs[0], ino, 3 * CS + 4);
+	assert_memory_equal(got, src, 3 * CS);
+	assert_memory_equal(got + 3 * CS, "tail", 4);
+	free(got);
+	free(src);
+}
+
+static void test_fs_namespace_basics(void **state)
+{
+	struct fx *f = *state;
+	struct qfs_attr a, b;
+	uint64_t ino, replaced, gone;
+	struct qfs_file *fh;
+	bool last;
+
+	fh = create_file(f->fs[0], "n1", &ino);
+	assert_int_equal(qfs_file_release(fh), 0);
+	assert_int_equal(qfs_link(f->fs[0], ino, PROTO_ROOT_INO, "n2", &a), 0);
+	assert_int_equal(a.nlink, 2);
+	assert_int_equal(qfs_getattr(f->fs[1], ino, &b), 0);
+	assert_int_equal(b.nlink, 2);
+	assert_int_equal(qfs_unlink(f->fs[1], PROTO_ROOT_INO, "n1", &last, &gone), 0);
+	assert_false(last);
+	assert_int_equal(qfs_getattr(f->fs[0], ino, &b), 0);
+	assert_int_equal(b.nlink, 1);
+	assert_int_equal(qfs_lookup(f->fs[0], PROTO_ROOT_INO, "n1", &b), -ENOENT);
+
+	/* rename over an existing file replaces it; NOREPLACE refuses */
+	fh = create_file(f->fs[0], "n3", &ino);
+	assert_int_equal(qfs_file_release(fh), 0);
+	assert_int_equal(qfs_rename(f->fs[0], PROTO_ROOT_INO, "n3", PROTO_ROOT_INO, "n2",
+				    QFS_RENAME_NOREPLACE, &replaced), -EEXIST);
+	assert_int_equal(qfs_rename(f->fs[0], PROTO_ROOT_INO, "n3", PROTO_ROOT_INO, "n2", 0,
+				    &replaced), 0);
+	assert_true(replaced != 0);
+	assert_int_equal(qfs_lookup(f->fs[1], PROTO_ROOT_INO, "n2", &b), 0);
+	assert_true(b.ino == ino);
+	assert_int_equal(qfs_getattr(f->fs[1], replaced, &b), -ENOENT);
+
+	/* rmdir of a non-empty directory, and a directory moved into itself */
+	assert_int_equal(qfs_mkdir(f->fs[0], PROTO_ROOT_INO, "d1", 0755, &root_cred, &a), 0);
+	assert_int_equal(qfs_mkdir(f->fs[0], a.ino, "d2", 0755, &root_cred, &b), 0);
+	assert_int_equal(qfs_rmdir(f->fs[1], PROTO_ROOT_INO, "d1"), -ENOTEMPTY);
+	assert_int_equal(qfs_rename(f->fs[0], PROTO_ROOT_INO, "d1", b.ino, "x", 0, &replaced),
+			 -EINVAL);
+	assert_int_equal(qfs_rmdir(f->fs[1], a.ino, "d2"), 0);
+	assert_int_equal(qfs_rmdir(f->fs[1], PROTO_ROOT_INO, "d1"), 0);
+	assert_int_equal(qfs_lookup(f->fs[0], PROTO_ROOT_INO, "d1", &b), -ENOENT);
+	assert_int_equal(qfs_mkdir(f->fs[0], PROTO_ROOT_INO, "bad/name", 0755, &root_cred, &a),
+			 -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fs_mkdir_p_race_converges, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_truncate_then_extend_reads_zeros,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_truncate_points_keep_newer_data, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_small_writes_patch_and_append, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_namespace_basics, fx_setup, fx_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
