@@ -203,6 +203,7 @@ static int create_node(struct qfs_fs *fs, uint64_t parent, const char *name, uin
 	if (rc < 0)
 		return rc;
 	qfs_inode_to_attr(fs, ino, &inode, 1, a);
+	qfs_icache_put(fs, ino, &inode, 1, 0); /* new: no xattrs */
 	if (created)
 		*created = inode;
 	return 0;
@@ -307,6 +308,8 @@ int qfs_link(struct qfs_fs *fs, uint64_t ino, uint64_t newparent, const char *ne
 	if (rc < 0)
 		return rc;
 	qfs_inode_to_attr(fs, ino, &inode, nlink + 1, a);
+	qfs_attr_add_buffered(fs, a);
+	qfs_icache_drop(fs, ino);
 	return 0;
 }
 
@@ -356,6 +359,7 @@ static int drop_link(struct qfs_fs *fs, uint64_t ino)
 	uint32_t nlink = 0;
 	int rc;
 
+	qfs_icache_drop(fs, ino);
 	rc = qfs_inode_read(fs, ino, &inode, &nlink);
 	if (rc == -ENOENT)
 		return 0;
@@ -399,6 +403,7 @@ int qfs_unlink(struct qfs_fs *fs, uint64_t parent, const char *name, bool *last,
 	batch_link(fs, &b, d.ino, parent, name, true);
 	qfs_batch_add_touch(fs, &b, parent);
 	rc = qfs_batch_run(fs, &b);
+	qfs_icache_drop(fs, d.ino);
 	if (rc < 0)
 		return rc;
 	if (qfs_inode_read(fs, d.ino, &inode, &nlink) == 0 && nlink == 0)
@@ -454,6 +459,7 @@ int qfs_rmdir(struct qfs_fs *fs, uint64_t parent, const char *name)
 	batch_link(fs, &b, d.ino, parent, name, true);
 	qfs_batch_add_touch(fs, &b, parent);
 	rc = qfs_batch_run(fs, &b);
+	qfs_icache_drop(fs, d.ino);
 	return rc < 0 ? rc : qfs_delete_inode(fs, d.ino);
 }
 

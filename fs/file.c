@@ -388,11 +388,43 @@ static int inode_flush(struct qfs_fs *fs, struct qfs_open_inode *oi)
 		memcpy(upd.trunc, oi->inode.trunc, sizeof(upd.trunc));
 	}
 	rc = qfs_inode_write(fs, oi->ino, &upd);
+	qfs_icache_drop(fs, oi->ino);
 	if (rc < 0)
 		return rc;
 	proto_inode_merge(&oi->inode, &upd, &oi->inode);
 	oi->size_dirty = false;
 	return 0;
+}
+
+/* The mode without setuid, and without setgid when group-executable (the
+ * rule the kernel applies on write, truncate and chown). */
+static uint32_t mode_killpriv(uint32_t mode)
+{
+	mode &= ~(uint32_t)S_ISUID;
+	if (mode & S_IXGRP)
+		mode &= ~(uint32_t)S_ISGID;
+	return mode;
+}
+
+/* A write to a setuid/setgid file drops those bits first. oi->lock held. */
+static int write_killpriv(struct qfs_fs *fs, struct qfs_open_inode *oi)
+{
+	struct proto_inode upd;
+	int rc;
+
+	if (mode_killpriv(oi->inode.mode) == oi->inode.mode)
+		return 0;
+	memset(&upd, 0, sizeof(upd));
+	upd.attr_ver = qfs_quorum_version(fs->q);
+	upd.mode = mode_killpriv(oi->inode.mode);
+	upd.uid = oi->inode.uid;
+	upd.gid = oi->inode.gid;
+	upd.rdev = oi->inode.rdev;
+	rc = qfs_inode_write(fs, oi->ino, &upd);
+	qfs_icache_drop(fs, oi->ino);
+	if (rc == 0)
+		proto_inode_merge(&oi->inode, &upd, &oi->inode);
+	return rc;
 }
 
 /* ---- the API ---- */
@@ -514,6 +546,9 @@ ssize_t qfs_file_write(struct qfs_file *f, const void *buf, size_t size, uint64_
 	if (fs->read_only)
 		return -EROFS;
 	pthread_mutex_lock(&oi->lock);
+	rc = write_killpriv(fs, oi);
+	if (rc < 0)
+		goto out;
 	if (f->flags & QFS_O_APPEND)
 		off = oi->size;
 	if (off + size < off || off + size > (uint64_t)INT64_MAX) {
@@ -684,6 +719,7 @@ int qfs_file_truncate(struct qfs_fs *fs, uint64_t ino, struct qfs_open_inode *oi
 		upd.ntrunc++;
 	}
 	rc = qfs_inode_write(fs, ino, &upd);
+	qfs_icache_drop(fs, ino);
 	if (rc < 0)
 		goto out;
 	proto_inode_merge(&oi->inode, &upd, &oi->inode);
@@ -831,9 +867,13 @@ int qfs_setattr(struct qfs_fs *fs, uint64_t ino, const struct qfs_setattr *s,
 		if (rc < 0)
 			return rc;
 	}
-	rc = qfs_inode_read(fs, ino, &cur, &nlink);
-	if (rc < 0)
-		return rc;
+	/* A read-modify-write of the registers: a base younger than the
+	 * attribute timeout will do (the kernel trusts attributes that long). */
+	if (!qfs_icache_get(fs, ino, &cur, &nlink)) {
+		rc = qfs_inode_read(fs, ino, &cur, &nlink);
+		if (rc < 0)
+			return rc;
+	}
 	memset(&upd, 0, sizeof(upd));
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (s->mask & (QFS_SET_MODE | QFS_SET_UID | QFS_SET_GID)) {
@@ -848,6 +888,14 @@ int qfs_setattr(struct qfs_fs *fs, uint64_t ino, const struct qfs_setattr *s,
 			upd.uid = s->uid;
 		if (s->mask & QFS_SET_GID)
 			upd.gid = s->gid;
+		if ((s->mask & (QFS_SET_UID | QFS_SET_GID)) && !(s->mask & QFS_SET_MODE))
+			upd.mode = mode_killpriv(upd.mode); /* chown drops setuid */
+	} else if ((s->mask & QFS_SET_SIZE) && mode_killpriv(cur.mode) != cur.mode) {
+		upd.attr_ver = qfs_quorum_version(fs->q);
+		upd.mode = mode_killpriv(cur.mode); /* so does truncate */
+		upd.uid = cur.uid;
+		upd.gid = cur.gid;
+		upd.rdev = cur.rdev;
 	}
 	if (s->mask & (QFS_SET_ATIME | QFS_SET_ATIME_NOW)) {
 		struct timespec t = (s->mask & QFS_SET_ATIME_NOW) ? now : s->atime;
@@ -869,7 +917,9 @@ int qfs_setattr(struct qfs_fs *fs, uint64_t ino, const struct qfs_setattr *s,
 		if (rc < 0)
 			return rc;
 		proto_inode_merge(&cur, &upd, &cur);
+		qfs_icache_put(fs, ino, &cur, nlink, qfs_icache_xattrs(fs, ino));
 	}
 	qfs_inode_to_attr(fs, ino, &cur, nlink, a);
+	qfs_attr_add_buffered(fs, a);
 	return 0;
 }

@@ -28,6 +28,8 @@ int qfs_fs_open_quorum(struct qfs_quorum *q, const struct qfs_fs_opts *opts,
 	fs->q = q;
 	fs->read_only = opts && opts->read_only;
 	pthread_mutex_init(&fs->open_lock, NULL);
+	pthread_mutex_init(&fs->icache_lock, NULL);
+	fs->icache = calloc(QFS_ICACHE_SLOTS, sizeof(*fs->icache)); /* NULL: no cache */
 	rc = qfs_quorum_super(q, &fs->sb);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot read the superblock: %s (run mkfs.quorumfs?)",
@@ -71,6 +73,8 @@ void qfs_fs_close(struct qfs_fs *fs)
 		return;
 	qfs_quorum_close(fs->q);
 	pthread_mutex_destroy(&fs->open_lock);
+	pthread_mutex_destroy(&fs->icache_lock);
+	free(fs->icache);
 	free(fs);
 }
 
@@ -173,7 +177,6 @@ int qfs_mkfs(struct qfs_quorum *q, uint32_t chunk_size, bool force, char *err, s
 
 int qfs_getattr(struct qfs_fs *fs, uint64_t ino, struct qfs_attr *a)
 {
-	struct qfs_open_inode *oi;
 	struct proto_inode inode;
 	uint32_t nlink = 0;
 	int rc;
@@ -182,18 +185,23 @@ int qfs_getattr(struct qfs_fs *fs, uint64_t ino, struct qfs_attr *a)
 	if (rc < 0)
 		return rc;
 	qfs_inode_to_attr(fs, ino, &inode, nlink, a);
-	/* Our own buffered writes count before they are flushed. */
-	oi = qfs_open_find(fs, ino);
-	if (oi) {
-		pthread_mutex_lock(&oi->lock);
-		if (oi->size_dirty && oi->size > a->size) {
-			a->size = oi->size;
-			a->blocks = (a->size + 511) / 512;
-		}
-		pthread_mutex_unlock(&oi->lock);
-		qfs_open_put(fs, oi);
-	}
+	qfs_attr_add_buffered(fs, a);
 	return 0;
+}
+
+void qfs_attr_add_buffered(struct qfs_fs *fs, struct qfs_attr *a)
+{
+	struct qfs_open_inode *oi = qfs_open_find(fs, a->ino);
+
+	if (!oi)
+		return;
+	pthread_mutex_lock(&oi->lock);
+	if (oi->size_dirty && oi->size > a->size) {
+		a->size = oi->size;
+		a->blocks = (a->size + 511) / 512;
+	}
+	pthread_mutex_unlock(&oi->lock);
+	qfs_open_put(fs, oi);
 }
 
 int qfs_statfs(struct qfs_fs *fs, struct qfs_statfs *st)

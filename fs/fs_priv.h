@@ -62,6 +62,18 @@ struct qfs_file {
 	unsigned flags; /* QFS_O_* */
 };
 
+/* A recently read inode: the base of setattr's read-modify-write. */
+struct qfs_icache_ent {
+	uint64_t ino; /* 0: empty */
+	uint32_t nlink;
+	int8_t xattrs; /* -1 unknown, 0 none, 1 some */
+	uint64_t at_ns;
+	struct proto_inode inode;
+};
+
+#define QFS_ICACHE_SLOTS 512
+#define QFS_ICACHE_TTL_NS 1000000000ull /* trusted this long (as attr_timeout) */
+
 struct qfs_fs {
 	struct qfs_quorum *q;
 	struct proto_super sb;
@@ -70,6 +82,9 @@ struct qfs_fs {
 
 	pthread_mutex_t open_lock; /* the open table, refs, unlinked */
 	struct qfs_open_inode *open[QFS_OPEN_BUCKETS];
+
+	pthread_mutex_t icache_lock; /* icache; a leaf lock */
+	struct qfs_icache_ent *icache;
 };
 
 /* ---- fs/inode.c ---- */
@@ -78,11 +93,23 @@ struct qfs_fs {
  * when not NULL, gets the number of live LINK records. */
 int qfs_inode_read(struct qfs_fs *fs, uint64_t ino, struct proto_inode *inode,
 		   uint32_t *nlink);
+/* The inode cache: remember, look up (younger than the TTL), forget. */
+void qfs_icache_put(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
+		    uint32_t nlink, int xattrs);
+/* -1 unknown, 0 the inode has no xattr, 1 it has some (fresh entries only). */
+int qfs_icache_xattrs(struct qfs_fs *fs, uint64_t ino);
+bool qfs_icache_get(struct qfs_fs *fs, uint64_t ino, struct proto_inode *inode,
+		    uint32_t *nlink);
+void qfs_icache_drop(struct qfs_fs *fs, uint64_t ino);
+
 /* Write the registers of @inode that have a non-zero version (merge does the rest). */
 int qfs_inode_write(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode);
 /* Fill a qfs_attr from an inode; @size overrides the inode size when not 0. */
 void qfs_inode_to_attr(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
 		       uint32_t nlink, struct qfs_attr *a);
+/* Attributes as this client sees them: the size includes its buffered
+ * writes, which the cluster has not seen yet. */
+void qfs_attr_add_buffered(struct qfs_fs *fs, struct qfs_attr *a);
 /* Set only the times register of @ino to mtime = now (directory changed). */
 int qfs_inode_touch_dir(struct qfs_fs *fs, uint64_t dir);
 /* Bytes of chunk @index written in @chunk_epoch that are still valid

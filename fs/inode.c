@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fs/call.h"
 #include "fs/fs_priv.h"
 #include "proto/log.h"
 
@@ -24,6 +25,7 @@ struct inode_scan {
 	bool deleted;
 	uint32_t nlink;
 	bool past_links;			/* reached XATTR/DIRENT: stop */
+	int xattrs;				/* -1 unknown, 0 none, 1 some */
 	uint8_t last[PROTO_KEY_MAX];		/* resume point */
 	size_t last_len;
 	int err;
@@ -34,6 +36,12 @@ static int inode_scan_entry(void *arg, const struct proto_entry *e)
 	struct inode_scan *s = arg;
 
 	if (e->key.kind != PROTO_KIND_INODE && e->key.kind != PROTO_KIND_LINK) {
+		/* XATTR sorts right after LINK: the first record past the links
+		 * tells whether the inode has extended attributes at all. */
+		if (e->key.kind == PROTO_KIND_XATTR)
+			s->xattrs = (e->meta.flags & PROTO_REC_TOMBSTONE) ? -1 : 1;
+		else
+			s->xattrs = 0;
 		s->past_links = true;
 		return 1;
 	}
@@ -59,7 +67,7 @@ static int inode_scan_entry(void *arg, const struct proto_entry *e)
 int qfs_inode_read(struct qfs_fs *fs, uint64_t ino, struct proto_inode *inode,
 		   uint32_t *nlink)
 {
-	struct inode_scan s = { .inode = inode };
+	struct inode_scan s = { .inode = inode, .xattrs = -1 };
 	struct proto_key key;
 	bool more = true;
 	int rc;
@@ -77,11 +85,88 @@ int qfs_inode_read(struct qfs_fs *fs, uint64_t ino, struct proto_inode *inode,
 		return rc;
 	if (s.err)
 		return s.err;
-	if (!s.found || s.deleted)
+	if (rc == 0 && !more && !s.past_links)
+		s.xattrs = 0; /* the partition ended with the links */
+	if (!s.found || s.deleted) {
+		qfs_icache_drop(fs, ino);
 		return -ENOENT;
-	if (nlink)
+	}
+	if (nlink) {
 		*nlink = s.nlink;
+		qfs_icache_put(fs, ino, inode, s.nlink, s.xattrs);
+	}
 	return 0;
+}
+
+/* ---- the inode cache ---- */
+
+static struct qfs_icache_ent *icache_slot(struct qfs_fs *fs, uint64_t ino)
+{
+	return &fs->icache[(ino * 0x9e3779b97f4a7c15ULL >> 40) % QFS_ICACHE_SLOTS];
+}
+
+void qfs_icache_put(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
+		    uint32_t nlink, int xattrs)
+{
+	struct qfs_icache_ent *e;
+
+	if (!fs->icache)
+		return;
+	pthread_mutex_lock(&fs->icache_lock);
+	e = icache_slot(fs, ino);
+	e->ino = ino;
+	e->nlink = nlink;
+	e->xattrs = (int8_t)xattrs;
+	e->at_ns = qfs_now_ns();
+	e->inode = *inode;
+	pthread_mutex_unlock(&fs->icache_lock);
+}
+
+bool qfs_icache_get(struct qfs_fs *fs, uint64_t ino, struct proto_inode *inode,
+		    uint32_t *nlink)
+{
+	struct qfs_icache_ent *e;
+	bool hit = false;
+
+	if (!fs->icache)
+		return false;
+	pthread_mutex_lock(&fs->icache_lock);
+	e = icache_slot(fs, ino);
+	if (e->ino == ino && qfs_now_ns() - e->at_ns < QFS_ICACHE_TTL_NS) {
+		*inode = e->inode;
+		*nlink = e->nlink;
+		hit = true;
+	}
+	pthread_mutex_unlock(&fs->icache_lock);
+	return hit;
+}
+
+int qfs_icache_xattrs(struct qfs_fs *fs, uint64_t ino)
+{
+	struct qfs_icache_ent *e;
+	int x = -1;
+
+	if (!fs->icache)
+		return -1;
+	pthread_mutex_lock(&fs->icache_lock);
+	e = icache_slot(fs, ino);
+	if (e->ino == ino && qfs_now_ns() - e->at_ns < QFS_ICACHE_TTL_NS)
+		x = e->xattrs;
+	pthread_mutex_unlock(&fs->icache_lock);
+	return x;
+}
+
+void qfs_icache_drop(struct qfs_fs *fs, uint64_t ino)
+{
+	struct qfs_icache_ent *e;
+
+	if (!fs->icache)
+		return;
+	pthread_mutex_lock(&fs->icache_lock);
+	e = icache_slot(fs, ino);
+	if (e->ino == ino)
+		e->ino = 0;
+	pthread_mutex_unlock(&fs->icache_lock);
 }
 
 int qfs_inode_write(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode)

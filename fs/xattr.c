@@ -37,6 +37,10 @@ static int xattr_read(struct qfs_fs *fs, uint64_t ino, const char *name, struct 
 	rc = xattr_key(ino, name, &key);
 	if (rc < 0)
 		return rc;
+	/* A fresh stat saw no xattr at all: skip the round trip (the kernel asks
+	 * for security.capability on many writes and chowns). */
+	if (qfs_icache_xattrs(fs, ino) == 0)
+		return -ENODATA;
 	rc = qfs_quorum_get(fs->q, &key, 0, PROTO_GET_WHOLE, rec);
 	if (rc == -ENOENT)
 		return -ENODATA;
@@ -93,7 +97,9 @@ int qfs_setxattr(struct qfs_fs *fs, uint64_t ino, const char *name, const void *
 		if (rc < 0 && rc != -ENODATA)
 			return rc;
 	}
-	return qfs_put_simple(fs, &key, false, val, (uint32_t)size);
+	rc = qfs_put_simple(fs, &key, false, val, (uint32_t)size);
+	qfs_icache_drop(fs, ino); /* after the write: a racing stat cannot undo it */
+	return rc;
 }
 
 int qfs_removexattr(struct qfs_fs *fs, uint64_t ino, const char *name)
@@ -109,7 +115,10 @@ int qfs_removexattr(struct qfs_fs *fs, uint64_t ino, const char *name)
 		return rc;
 	qfs_rec_free(&rec);
 	rc = xattr_key(ino, name, &key);
-	return rc < 0 ? rc : qfs_put_simple(fs, &key, true, NULL, 0);
+	if (rc == 0)
+		rc = qfs_put_simple(fs, &key, true, NULL, 0);
+	qfs_icache_drop(fs, ino);
+	return rc;
 }
 
 struct xattr_list {
