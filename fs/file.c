@@ -354,16 +354,65 @@ static int chunk_write(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t in
 	return -EIO;
 }
 
-/* Send the write buffer out. oi->lock held. */
+/* Wait for every streamed chunk PUT; the first error. oi->lock held. */
+static int inflight_drain(struct qfs_fs *fs, struct qfs_open_inode *oi)
+{
+	int rc = 0, err;
+
+	for (int i = 0; i < oi->ninflight; i++) {
+		err = qfs_quorum_put_end(fs->q, oi->inflight[i]);
+		if (err < 0 && !rc)
+			rc = err;
+	}
+	oi->ninflight = 0;
+	return rc;
+}
+
+/*
+ * A full chunk of a sequential writer: send it as a whole-chunk PUT and keep
+ * up to QFS_WB_INFLIGHT of them in flight (the oldest is waited for first),
+ * so streaming writes overlap their round trips. oi->lock held.
+ */
+static int chunk_stream(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index,
+			const uint8_t *body, uint32_t len)
+{
+	struct proto_meta m = { 0 };
+	struct proto_key key;
+	int rc = 0;
+
+	if (oi->ninflight == QFS_WB_INFLIGHT) {
+		rc = qfs_quorum_put_end(fs->q, oi->inflight[0]);
+		memmove(oi->inflight, oi->inflight + 1,
+			(size_t)(--oi->ninflight) * sizeof(oi->inflight[0]));
+		if (rc < 0)
+			return rc;
+	}
+	if (oi->rc_valid && oi->rc_index == index)
+		oi->rc_valid = false;
+	m.ver = qfs_quorum_version(fs->q);
+	m.epoch = oi->inode.epoch;
+	m.len = len;
+	proto_key_chunk(&key, oi->ino, index);
+	rc = qfs_quorum_put_begin(fs->q, &key, &m, body, &oi->inflight[oi->ninflight]);
+	if (rc < 0) {
+		vc_drop(oi, index);
+		return rc;
+	}
+	oi->ninflight++;
+	vc_set(oi, index, &m.ver, m.epoch, len);
+	return 0;
+}
+
+/* Send the write buffer out and wait for everything in flight. oi->lock held. */
 static int wb_flush(struct qfs_fs *fs, struct qfs_open_inode *oi)
 {
-	int rc;
+	/* Streamed chunks first: buffered bytes are newer and may patch them. */
+	int rc = inflight_drain(fs, oi), err = 0;
 
-	if (oi->wb_lo == oi->wb_hi)
-		return 0;
-	rc = chunk_write(fs, oi, oi->wb_index, oi->wb_lo, oi->wb_hi, oi->wb);
+	if (oi->wb_lo != oi->wb_hi)
+		err = chunk_write(fs, oi, oi->wb_index, oi->wb_lo, oi->wb_hi, oi->wb);
 	oi->wb_lo = oi->wb_hi = 0;
-	return rc;
+	return rc < 0 ? rc : err;
 }
 
 /* Write size and mtime of the inode when writes changed them. oi->lock held. */
@@ -594,7 +643,8 @@ ssize_t qfs_file_write(struct qfs_file *f, const void *buf, size_t size, uint64_
 		oi->size_dirty = true;
 		/* A full chunk goes out at once: sequential writers stream. */
 		if (oi->wb_lo == 0 && oi->wb_hi == cs) {
-			rc = wb_flush(fs, oi);
+			rc = chunk_stream(fs, oi, index, oi->wb, cs);
+			oi->wb_lo = oi->wb_hi = 0;
 			if (rc < 0)
 				break;
 		}

@@ -19,6 +19,7 @@
 #define QFS_OPEN_BUCKETS 1024
 
 #define QFS_VC_SLOTS 64
+#define QFS_WB_INFLIGHT 4 /* chunks a sequential writer keeps in flight */
 
 struct qfs_chunk_ver {
 	bool valid;
@@ -51,6 +52,10 @@ struct qfs_open_inode {
 	uint32_t rc_len;
 	bool rc_valid;
 	uint64_t last_read_end;	      /* sequential detection */
+
+	/* whole-chunk PUTs of a sequential writer still in flight, oldest first */
+	struct qfs_put_op *inflight[QFS_WB_INFLIGHT];
+	int ninflight;
 
 	/* versions of chunks this client wrote last: PATCH bases without a read */
 	struct qfs_chunk_ver vc[QFS_VC_SLOTS];

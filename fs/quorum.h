@@ -70,6 +70,17 @@ void qfs_rec_free(struct qfs_rec *r); /* frees r->val, zeroes r */
 int qfs_quorum_put(struct qfs_quorum *q, const struct proto_key *key,
 		   const struct proto_meta *meta, const void *val);
 
+/*
+ * A PUT in flight: begin sends it (the value is copied, the caller may reuse
+ * its buffer at once), end waits for W acknowledgements under the deadline
+ * set at begin and frees it. Streams of chunk writes keep several in flight.
+ * Every begun op must be ended. Returns as qfs_quorum_put().
+ */
+struct qfs_put_op;
+int qfs_quorum_put_begin(struct qfs_quorum *q, const struct proto_key *key,
+			 const struct proto_meta *meta, const void *val, struct qfs_put_op **op);
+int qfs_quorum_put_end(struct qfs_quorum *q, struct qfs_put_op *op);
+
 /* One record of a qfs_quorum_put_many() batch. */
 struct qfs_put {
 	const struct proto_key *key;

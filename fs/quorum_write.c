@@ -105,6 +105,49 @@ int qfs_quorum_put(struct qfs_quorum *q, const struct proto_key *key,
 	return qfs_quorum_put_many(q, &p, 1);
 }
 
+struct qfs_put_op {
+	struct proto_key key;
+	struct proto_meta meta;
+	struct qfs_put p;	/* points into this op; val unused after begin */
+	struct qfs_call *c;
+	uint64_t deadline;
+};
+
+int qfs_quorum_put_begin(struct qfs_quorum *q, const struct proto_key *key,
+			 const struct proto_meta *meta, const void *val, struct qfs_put_op **out)
+{
+	struct qfs_put_op *op;
+	int rc;
+
+	if (key->kind == PROTO_KIND_SUPER)
+		return -EINVAL; /* the superblock is written synchronously */
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	op->key = *key;
+	op->meta = *meta;
+	op->p.key = &op->key;
+	op->p.meta = &op->meta;
+	op->p.val = val;
+	op->deadline = qfs_deadline_ms(q->timeout_ms);
+	rc = put_start(q, &op->p, op->deadline, &op->c);
+	if (rc < 0) {
+		free(op);
+		return rc;
+	}
+	op->p.val = NULL; /* the call holds its own copy */
+	*out = op;
+	return 0;
+}
+
+int qfs_quorum_put_end(struct qfs_quorum *q, struct qfs_put_op *op)
+{
+	int rc = put_finish(q, &op->p, op->c, op->deadline);
+
+	free(op);
+	return rc;
+}
+
 int qfs_quorum_put_many(struct qfs_quorum *q, const struct qfs_put *puts, int n)
 {
 	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
