@@ -195,6 +195,12 @@ bool qfs_call_quorum_reached(const struct qfs_call *c, void *arg)
 	       c->ndone == c->nrpc;
 }
 
+bool qfs_call_all_done(const struct qfs_call *c, void *arg)
+{
+	(void)arg;
+	return c->ndone == c->nrpc;
+}
+
 const struct qfs_rpc *qfs_call_result(struct qfs_call *c, int idx)
 {
 	const struct qfs_rpc *rpc = NULL;

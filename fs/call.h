@@ -142,6 +142,12 @@ typedef bool (*qfs_wake_fn)(const struct qfs_call *c, void *arg);
 bool qfs_call_quorum_reached(const struct qfs_call *c, void *arg);
 
 /*
+ * Every RPC completed (answered, failed or timed out). For calls that want
+ * each daemon's answer: one refusal must not end the wait for the others.
+ */
+bool qfs_call_all_done(const struct qfs_call *c, void *arg);
+
+/*
  * Sleep until @wake (NULL: the default) holds or the monotonic clock
  * reaches @until_ns. Returns true when the condition holds.
  */

@@ -902,6 +902,23 @@ out:
 	return ret;
 }
 
+/* Drain the writes this client buffers for @ino, if it has the file open. */
+static int flush_open(struct qfs_fs *fs, uint64_t ino)
+{
+	struct qfs_open_inode *oi = qfs_open_find(fs, ino);
+	int rc;
+
+	if (!oi)
+		return 0;
+	pthread_mutex_lock(&oi->lock);
+	rc = wb_flush(fs, oi);
+	if (rc == 0)
+		rc = inode_flush(fs, oi);
+	pthread_mutex_unlock(&oi->lock);
+	qfs_open_put(fs, oi);
+	return rc;
+}
+
 int qfs_setattr(struct qfs_fs *fs, uint64_t ino, const struct qfs_setattr *s,
 		struct qfs_file *f, struct qfs_attr *a)
 {
@@ -914,6 +931,13 @@ int qfs_setattr(struct qfs_fs *fs, uint64_t ino, const struct qfs_setattr *s,
 		return -EROFS;
 	if (s->mask & QFS_SET_SIZE) {
 		rc = qfs_file_truncate(fs, ino, f ? f->oi : NULL, s->size);
+		if (rc < 0)
+			return rc;
+	}
+	/* An explicit time must come after our pending writes, whose flush
+	 * would otherwise stamp mtime = now over it (tar: futimens, then close). */
+	if (s->mask & (QFS_SET_MTIME | QFS_SET_ATIME)) {
+		rc = flush_open(fs, ino);
 		if (rc < 0)
 			return rc;
 	}

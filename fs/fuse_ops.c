@@ -322,8 +322,13 @@ static void fsc_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	/* Close-to-open: keep the page cache only if nobody changed the file. */
+	/* Close-to-open: keep the page cache only if nobody changed the file,
+	 * and forget the kernel's cached size when somebody did. An offset of
+	 * -1 invalidates attributes only: it touches no page and waits on no
+	 * writeback, so it cannot deadlock inside a handler. */
 	fi->keep_cache = !changed;
+	if (changed && m->se)
+		fuse_lowlevel_notify_inval_inode(m->se, ino, -1, 0);
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		qfs_file_release(f); /* the opener was interrupted */
 }

@@ -15,6 +15,7 @@
 /* Mount-wide settings; immutable once the session runs. */
 struct fsc_mount {
 	struct qfs_fs *fs;
+	struct fuse_session *se; /* set before the loop starts */
 	double attr_timeout;	 /* seconds the kernel may cache attributes */
 	double entry_timeout;	 /* seconds the kernel may cache names */
 	double negative_timeout; /* seconds it may cache "no such name" */

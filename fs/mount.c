@@ -33,7 +33,7 @@ static void usage(FILE *out)
 		"  -d  debug log (implies -f)\n"
 		"  -s  single-threaded\n"
 		"options: r=N w=N timeout_ms=MS attr_timeout=S entry_timeout=S\n"
-		"  negative_timeout=S writeback_cache ino32 ro allow_other\n"
+		"  negative_timeout=S writeback_cache ino32 ro allow_other log_file=/PATH\n"
 		"  default_permissions (and the usual mount options, ignored or passed on)\n");
 }
 
@@ -120,6 +120,7 @@ static int serve(struct mnt_opts *o, int ready_fd)
 		rc = -EINVAL;
 		goto out_fs;
 	}
+	m.se = se;
 	if (fuse_set_signal_handlers(se) != 0) {
 		report(ready_fd, 1, "cannot install signal handlers");
 		rc = -EIO;
@@ -140,13 +141,19 @@ static int serve(struct mnt_opts *o, int ready_fd)
 		if (setsid() < 0)
 			qlog_warn("setsid: %s", strerror(errno));
 		int null = open("/dev/null", O_RDWR);
+		int log = o->log_file ? open(o->log_file, O_WRONLY | O_APPEND | O_CREAT |
+					     O_CLOEXEC, 0600) : -1;
 
 		if (null >= 0) {
 			dup2(null, 0);
 			dup2(null, 1);
-			dup2(null, 2);
+			dup2(log >= 0 ? log : null, 2);
 			if (null > 2)
 				close(null);
+		}
+		if (log >= 0) {
+			close(log);
+			qlog_init("quorumfs", false, QLOG_INFO);
 		}
 		if (chdir("/") < 0)
 			qlog_warn("chdir /: %s", strerror(errno));

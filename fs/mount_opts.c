@@ -69,7 +69,7 @@ static int parse_seconds(const char *s, double *out)
 /* Append ",opt" to the libfuse option string. */
 static int add_fuse_opt(struct mnt_opts *o, const char *opt)
 {
-	char buf[512];
+	char buf[PATH_MAX + 64];
 
 	snprintf(buf, sizeof(buf), "-o%s", opt);
 	return fuse_opt_add_arg(&o->fuse_args, buf) == 0 ? 0 : -ENOMEM;
@@ -94,7 +94,11 @@ static int parse_one(struct mnt_opts *o, char *opt, char *err, size_t errlen)
 		rc = parse_seconds(val, &o->entry_timeout);
 	else if (!strcmp(opt, "negative_timeout") && val)
 		rc = parse_seconds(val, &o->negative_timeout);
-	else if (!strcmp(opt, "writeback_cache") && !val)
+	else if (!strcmp(opt, "log_file") && val && *val == '/') {
+		free(o->log_file);
+		o->log_file = strdup(val);
+		return o->log_file ? 0 : -ENOMEM;
+	} else if (!strcmp(opt, "writeback_cache") && !val)
 		o->writeback_cache = true;
 	else if (!strcmp(opt, "ino32") && !val)
 		o->ino32 = true;
@@ -191,5 +195,7 @@ int mnt_opts_parse(int argc, char **argv, struct mnt_opts *o, char *err, size_t 
 
 void mnt_opts_free(struct mnt_opts *o)
 {
+	free(o->log_file);
+	o->log_file = NULL;
 	fuse_opt_free_args(&o->fuse_args);
 }

@@ -290,7 +290,7 @@ static int qfs_q_hello_all(struct qfs_quorum *q, char *err, size_t errlen)
 	}
 	qfs_call_set_need(c, (unsigned)nd);
 	q->t->ops->submit(q->t, c);
-	qfs_call_wait(c, deadline, NULL, NULL);
+	qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
 
 	rc = 0;
 	pthread_mutex_lock(&c->lock);
@@ -543,7 +543,7 @@ static int qfs_q_to_all(struct qfs_quorum *q, uint8_t op, uint64_t deadline,
 	}
 	qfs_call_set_need(c, (unsigned)k);
 	q->t->ops->submit(q->t, c);
-	qfs_call_wait(c, deadline, NULL, NULL);
+	qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
 	*out = c;
 	return 0;
 }

@@ -192,7 +192,7 @@ static int qfs_list_refill(struct qfs_list *l, uint32_t page)
 	}
 	qfs_call_set_need(c, (unsigned)k);
 	q->t->ops->submit(q->t, c);
-	qfs_call_wait(c, l->deadline, NULL, NULL);
+	qfs_call_wait(c, l->deadline, qfs_call_all_done, NULL);
 	for (int j = 0; j < k; j++) {
 		const struct qfs_rpc *rpc = qfs_call_result(c, j);
 

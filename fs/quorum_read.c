@@ -602,7 +602,7 @@ int qfs_quorum_replicas(struct qfs_quorum *q, const struct proto_key *key,
 	}
 	qfs_call_set_need(c, (unsigned)n);
 	q->t->ops->submit(q->t, c);
-	qfs_call_wait(c, deadline, NULL, NULL);
+	qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
 	for (int i = 0; i < n; i++) {
 		const struct qfs_rpc *rpc = qfs_call_result(c, i);
 

@@ -6,14 +6,19 @@
  *                     (FUSE never sees sync(2) or syncfs(2))
  *   qfs df CONFIG     usable capacity: raw free space / N, daemons that
  *                     share one filesystem counted once
- *   qfs replicas CONFIG PATH
+ *   qfs replicas CONFIG PATH|INODE
  *                     what each replica holds for the inode and every chunk
- *                     of PATH (a file in a mount of CONFIG's volume): one
- *                     line "KEY DAEMON VERSION|absent|corrupt|unreachable"
+ *                     of PATH (a file in a mount of CONFIG's volume) or of a
+ *                     decimal inode number (chunks until every replica says
+ *                     absent; nothing is read through a quorum, so nothing
+ *                     is repaired): one line per replica,
+ *                     "KEY DAEMON VERSION|absent|corrupt|unreachable"
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -25,7 +30,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: qfs sync CONFIG\n"
 		     "       qfs df CONFIG\n"
-		     "       qfs replicas CONFIG PATH\n");
+		     "       qfs replicas CONFIG PATH|INODE\n");
 }
 
 static int cmd_sync(struct qfs_quorum *q)
@@ -54,19 +59,21 @@ static int cmd_df(struct qfs_quorum *q)
 	return 0;
 }
 
-static void print_replicas(struct qfs_quorum *q, const struct qfs_cluster *cl,
-			   const struct proto_key *key, const char *label)
+/* Print each replica of @key; returns how many hold it (tombstones too). */
+static int print_replicas(struct qfs_quorum *q, const struct qfs_cluster *cl,
+			  const struct proto_key *key, const char *label)
 {
 	struct qfs_replica_state rs[QFS_MAX_REPLICAS];
-	int n = qfs_quorum_replicas(q, key, rs, QFS_MAX_REPLICAS);
+	int n = qfs_quorum_replicas(q, key, rs, QFS_MAX_REPLICAS), held = 0;
 
 	if (n < 0) {
 		printf("%s ? %s\n", label, strerror(-n));
-		return;
+		return 0;
 	}
 	for (int i = 0; i < n; i++) {
 		const char *name = cl->daemons[rs[i].daemon].name;
 
+		held += rs[i].err == 0 || rs[i].err == -EBADE;
 		if (rs[i].err == 0 && (rs[i].meta.flags & PROTO_REC_CORRUPT))
 			printf("%s %s corrupt\n", label, name);
 		else if (rs[i].err == 0)
@@ -80,33 +87,52 @@ static void print_replicas(struct qfs_quorum *q, const struct qfs_cluster *cl,
 		else
 			printf("%s %s unreachable\n", label, name);
 	}
+	return held;
 }
 
-static int cmd_replicas(struct qfs_quorum *q, const struct qfs_cluster *cl, const char *path)
+/* A decimal inode number, or 0. */
+static uint64_t parse_ino(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	return errno || *end ? 0 : (uint64_t)v;
+}
+
+static int cmd_replicas(struct qfs_quorum *q, const struct qfs_cluster *cl, const char *arg)
 {
 	struct proto_super sb;
 	struct proto_key key;
 	struct stat st;
 	char label[64];
-	uint64_t nchunks;
+	uint64_t ino = parse_ino(arg), nchunks = 0;
+	bool by_ino = ino != 0;
 
-	if (stat(path, &st) < 0) {
-		fprintf(stderr, "qfs replicas: %s: %s\n", path, strerror(errno));
-		return 1;
+	if (!by_ino) {
+		if (stat(arg, &st) < 0) {
+			fprintf(stderr, "qfs replicas: %s: %s\n", arg, strerror(errno));
+			return 1;
+		}
+		ino = (uint64_t)st.st_ino;
 	}
 	if (qfs_quorum_super(q, &sb) < 0) {
 		fprintf(stderr, "qfs replicas: no superblock readable\n");
 		return 1;
 	}
-	proto_key_inode(&key, (uint64_t)st.st_ino);
-	snprintf(label, sizeof(label), "inode:%" PRIu64, (uint64_t)st.st_ino);
+	if (!by_ino && S_ISREG(st.st_mode))
+		nchunks = ((uint64_t)st.st_size + sb.chunk_size - 1) / sb.chunk_size;
+	proto_key_inode(&key, ino);
+	snprintf(label, sizeof(label), "inode:%" PRIu64, ino);
 	print_replicas(q, cl, &key, label);
-	nchunks = S_ISREG(st.st_mode) ? ((uint64_t)st.st_size + sb.chunk_size - 1) / sb.chunk_size
-				      : 0;
-	for (uint64_t k = 0; k < nchunks; k++) {
-		proto_key_chunk(&key, (uint64_t)st.st_ino, k);
-		snprintf(label, sizeof(label), "chunk:%" PRIu64 "/%" PRIu64, (uint64_t)st.st_ino, k);
-		print_replicas(q, cl, &key, label);
+	for (uint64_t k = 0; by_ino ? k < 4096 : k < nchunks; k++) {
+		proto_key_chunk(&key, ino, k);
+		snprintf(label, sizeof(label), "chunk:%" PRIu64 "/%" PRIu64, ino, k);
+		if (!print_replicas(q, cl, &key, label) && by_ino)
+			break; /* no replica has it: past the last chunk */
 	}
 	return 0;
 }

@@ -20,5 +20,5 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DQFS_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$JOBS" >/dev/null
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -L unit -j"$JOBS" --output-on-failure)
 
-echo "== fuzzing (${FUZZ_SECONDS:-10}s per target)"
-FUZZ_SECONDS=${FUZZ_SECONDS:-10} scripts/fuzz.sh
+echo "== fuzzing (${FUZZ_SECONDS:-5}s per target)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-5} scripts/fuzz.sh
