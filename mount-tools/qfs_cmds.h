@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qfs_cmds.h - the subcommands of `qfs`, one function each.
+ *
+ * Each takes the arguments after the subcommand name (argv[0] is the
+ * subcommand) and returns the process exit code. Commands that need the
+ * cluster load the config themselves, so `qfs keygen` works without one.
+ */
+#ifndef QFS_MOUNT_TOOLS_QFS_CMDS_H
+#define QFS_MOUNT_TOOLS_QFS_CMDS_H
+
+int qfs_cmd_sync(int argc, char **argv);	/* qfs_basic.c */
+int qfs_cmd_df(int argc, char **argv);		/* qfs_basic.c */
+int qfs_cmd_replicas(int argc, char **argv);	/* qfs_basic.c */
+int qfs_cmd_status(int argc, char **argv);	/* qfs_status.c */
+int qfs_cmd_keygen(int argc, char **argv);	/* qfs_keygen.c */
+int qfs_cmd_layout(int argc, char **argv);	/* qfs_status.c */
+
+#endif
