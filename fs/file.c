@@ -193,8 +193,9 @@ static int chunk_state(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t in
 		return 0;
 	if (rc < 0)
 		return rc;
-	out->ver = rec.meta.ver;
+	/* A tombstone (a punched hole) is "absent" to PATCH: base zero. */
 	if (!(rec.meta.flags & PROTO_REC_TOMBSTONE)) {
+		out->ver = rec.meta.ver;
 		out->epoch = rec.meta.epoch;
 		out->len = rec.meta.len;
 	}

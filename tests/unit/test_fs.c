@@ -326,6 +326,20 @@ static void test_fs_small_writes_patch_and_append(void **state)
 	assert_memory_equal(got, src, 3 * CS);
 	assert_memory_equal(got + 3 * CS, "tail", 4);
 	free(got);
+
+	/* punch chunk 1 out whole (a tombstone), then write a few bytes into it */
+	assert_int_equal(qfs_file_open(f->fs[0], ino, QFS_O_WRITE, &fh, &changed), 0);
+	assert_int_equal(qfs_file_fallocate(fh, QFS_FALLOC_PUNCH_HOLE | QFS_FALLOC_KEEP_SIZE, CS,
+					    CS), 0);
+	write_all(fh, (const uint8_t *)"hole", 4, CS + 100);
+	assert_int_equal(qfs_file_release(fh), 0);
+	got = read_back(f->fs[1], ino, 3 * CS + 4);
+	assert_memory_equal(got, src, CS);
+	assert_true(all_zero(got + CS, 100));
+	assert_memory_equal(got + CS + 100, "hole", 4);
+	assert_true(all_zero(got + CS + 104, CS - 104));
+	assert_memory_equal(got + 2 * CS, src + 2 * CS, CS);
+	free(got);
 	free(src);
 }
 
