@@ -4,6 +4,10 @@
 #   make stop   unmount and stop what demo started
 #   make test   install missing packages, build, run the whole suite
 #   make fuzz   run every libFuzzer target for FUZZ_SECONDS each
+#   make install    install into PREFIX (default /usr/local), DESTDIR honoured
+#   make deb        build the Debian package in build-deb/ (CPack)
+#   make deb-check  check the package's files and Depends, then dpkg -i it,
+#                   run the programs and dpkg -r it (root; changes the system)
 BUILD ?= build
 JOBS ?= 2
 FUZZ_SECONDS ?= 20
@@ -39,3 +43,26 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz
+
+# ---- install and package (cmake/Install.cmake, cmake/Packaging.cmake) ----
+PREFIX ?= /usr/local
+DEB_BUILD ?= build-deb
+QFS_PROGRAMS = chunkd quorumfs mkfs.quorumfs qfs
+
+.PHONY: install deb deb-check
+
+install: build
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
+
+# A build of its own with the /usr prefix (the unit's ExecStart path comes
+# from it) that compiles only the programs, not the tests.
+deb:
+	@cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON >/dev/null
+	@cmake --build $(DEB_BUILD) -j$(JOBS) --target $(QFS_PROGRAMS)
+	@cd $(DEB_BUILD) && cpack -G DEB >/dev/null
+	@ls -l $(DEB_BUILD)/*.deb
+
+deb-check: deb
+	@scripts/deb-check.sh $(DEB_BUILD)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * body.c - chunk body files: paths from integer ids, full reads and writes,
- * preallocation, directory syncs and the orphan sweep.
+ * early writeback, directory syncs and the orphan sweep.
  *
  * Every call works relative to the data directory fd (openat family), so a
  * body path is never longer than "bodies/xx/<16 hex>" and never contains a
@@ -128,15 +128,27 @@ int chk_body_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-int chk_body_reserve(int fd, uint64_t off, uint64_t len)
+int chk_body_pwrite_pieces(int fd, const void *buf, size_t len, uint64_t off)
 {
-	if (len == 0)
-		return 0;
-	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
-		return 0;
-	if (errno == EOPNOTSUPP || errno == ENOSYS)
-		return 0;
-	return -errno;
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		size_t n = len < CHK_BODY_WRITE_MAX ? len : CHK_BODY_WRITE_MAX;
+		int rc = chk_body_pwrite(fd, p, n, off);
+
+		if (rc)
+			return rc;
+		p += n;
+		len -= n;
+		off += n;
+	}
+	return 0;
+}
+
+void chk_body_writeback(int fd, uint64_t off, uint64_t len)
+{
+	if (len)
+		(void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
 }
 
 static bool chk_body_parse_name(const char *name, uint64_t *id)

@@ -38,11 +38,22 @@ int chk_body_pread(int fd, void *buf, size_t len, uint64_t off);
 int chk_body_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 
 /*
- * Reserve disk blocks for [off, off + len) without changing the file size,
- * so that a later pwrite cannot fail with ENOSPC half way. Filesystems that
- * cannot preallocate return 0 (the pwrite then reports ENOSPC itself).
+ * Write a whole body (or a large part of one) in pieces of at most
+ * CHK_BODY_WRITE_MAX bytes. The page cache sizes its folios after the write
+ * that creates them, and a later 4 KiB in-place write into a 1 MiB folio
+ * costs several times one into a 64 KiB folio (the filesystem walks every
+ * block of the folio), so bodies that PATCH may touch are written this way.
  */
-int chk_body_reserve(int fd, uint64_t off, uint64_t len);
+#define CHK_BODY_WRITE_MAX (64u * 1024)
+int chk_body_pwrite_pieces(int fd, const void *buf, size_t len, uint64_t off);
+
+/*
+ * Start writing [off, off + len) of @fd back to the disk without waiting
+ * for it (sync_file_range), so that a later fdatasync or syncfs finds less
+ * to do. Durability still needs that sync; failures are ignored here (the
+ * sync reports them).
+ */
+void chk_body_writeback(int fd, uint64_t off, uint64_t len);
 
 /*
  * Remove every body file whose id is not in @ids (sorted ascending, @n

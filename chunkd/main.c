@@ -4,7 +4,8 @@
  * table of steps (signals, identity, store, sockets, threads), each with its
  * undo; the reactor runs on the main thread until SIGTERM or SIGINT, and the
  * steps are undone in reverse order: workers stopped and joined (the writer
- * syncs what it committed), sockets closed, store closed.
+ * syncs what it committed), sockets closed, store closed. SIGHUP reloads the
+ * CURVE allow list (--allow) without a restart.
  *
  * Exit status: 0 after a clean stop, 1 when startup or the reactor failed,
  * 2 for a bad command line (the message names the option).
@@ -22,6 +23,8 @@
 #include <unistd.h>
 
 #include "chunkd/server.h"
+#include "chunkd/zap.h"
+#include "proto/keyfile.h"
 #include "proto/log.h"
 
 #define CHK_EXIT_USAGE 2
@@ -37,6 +40,7 @@ static void chk_usage(FILE *f)
 		"usage: chunkd --name NAME --listen ENDPOINT [--listen ENDPOINT...] --data DIR\n"
 		"              [--sync commit|always|none] [--threads N] [--capacity SIZE]\n"
 		"              [--scrub-rate MiB/s] [--max-skew-ms MS]\n"
+		"              [--curve-secret FILE --allow FILE]\n"
 		"              [--log-level err|warn|info|debug] [--syslog]\n"
 		"\n"
 		"  --name NAME          daemon name in the cluster: 1..64 of [A-Za-z0-9._-]\n"
@@ -50,6 +54,10 @@ static void chk_usage(FILE *f)
 		"                       default: the filesystem's size\n"
 		"  --scrub-rate MIBS    background checksum scrub speed, 0 = off (default %d)\n"
 		"  --max-skew-ms MS     refuse versions further ahead of our clock (default %d)\n"
+		"  --curve-secret FILE  serve CURVE only, with this daemon's secret key (Z85,\n"
+		"                       mode 0600, from 'qfs keygen'); needs --allow\n"
+		"  --allow FILE         client public keys admitted (one Z85 key a line, '#'\n"
+		"                       comments); SIGHUP reloads it\n"
 		"  --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  --syslog             log to syslog instead of stderr\n"
 		"  --version, --help\n",
@@ -144,6 +152,8 @@ enum {
 	OPT_SKEW,
 	OPT_LOGLEVEL,
 	OPT_SYSLOG,
+	OPT_CURVE_SECRET,
+	OPT_ALLOW,
 };
 
 static const struct option chk_longopts[] = {
@@ -157,6 +167,8 @@ static const struct option chk_longopts[] = {
 	{ "max-skew-ms", required_argument, NULL, OPT_SKEW },
 	{ "log-level", required_argument, NULL, OPT_LOGLEVEL },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "curve-secret", required_argument, NULL, OPT_CURVE_SECRET },
+	{ "allow", required_argument, NULL, OPT_ALLOW },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -246,6 +258,16 @@ static int chk_parse_args(int argc, char **argv, struct chk_opts *o)
 		case OPT_SYSLOG:
 			o->use_syslog = true;
 			break;
+		case OPT_CURVE_SECRET:
+			if (!optarg[0])
+				return chk_bad_arg("curve-secret", optarg, "empty file name");
+			o->curve_secret = optarg;
+			break;
+		case OPT_ALLOW:
+			if (!optarg[0])
+				return chk_bad_arg("allow", optarg, "empty file name");
+			o->allow_file = optarg;
+			break;
 		case OPT_HELP:
 			chk_usage(stdout);
 			return -1;
@@ -273,6 +295,15 @@ static int chk_parse_args(int argc, char **argv, struct chk_opts *o)
 		return chk_bad_arg("listen", NULL, "missing (required)");
 	if (!o->data_dir)
 		return chk_bad_arg("data", NULL, "missing (required)");
+	/* a CURVE server without a ZAP allow list would admit every client */
+	if (o->curve_secret && !o->allow_file)
+		return chk_bad_arg("allow", NULL,
+				   "missing: --curve-secret needs --allow FILE (the client "
+				   "public keys to admit)");
+	if (o->allow_file && !o->curve_secret)
+		return chk_bad_arg("curve-secret", NULL,
+				   "missing: --allow needs --curve-secret FILE (this daemon's "
+				   "secret key)");
 	return 0;
 }
 
@@ -283,10 +314,11 @@ static int chk_init_signals(struct chk_daemon *d)
 	sigset_t set;
 
 	/* blocked before any thread starts, so every thread inherits the mask
-	 * and SIGTERM/SIGINT only ever reach the reactor's signalfd */
+	 * and SIGTERM/SIGINT/SIGHUP only ever reach the reactor's signalfd */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -EINVAL;
 	signal(SIGPIPE, SIG_IGN);
@@ -314,6 +346,49 @@ static int chk_init_identity(struct chk_daemon *d)
 	d->start_ms = proto_wall_ms();
 	proto_hlc_init(&d->clock);
 	return 0;
+}
+
+/*
+ * CURVE keys: the secret key file (mode 0600 or stricter) and the allow
+ * list, read before the store is touched so that a key problem is the
+ * first and only error an administrator sees. Plaintext: nothing to do.
+ */
+static int chk_init_keys(struct chk_daemon *d)
+{
+	char err[512];
+	int rc;
+
+	if (!d->o.curve_secret) {
+		qlog_warn("no --curve-secret: serving plaintext, every peer is admitted");
+		return 0;
+	}
+	rc = proto_keyfile_read(d->o.curve_secret, true, d->curve_sec, err, sizeof(err));
+	if (rc < 0) {
+		qlog_err("--curve-secret %s", err);
+		return rc;
+	}
+	if (zmq_curve_public(d->curve_pub, d->curve_sec) < 0) {
+		rc = -zmq_errno();
+		qlog_err("--curve-secret %s: cannot derive the public key: %s", d->o.curve_secret,
+			 zmq_strerror(-rc));
+		goto out_wipe;
+	}
+	rc = chk_zap_new(d->o.allow_file, &d->zap);
+	if (rc < 0)
+		goto out_wipe;
+	qlog_info("CURVE on: public key %s (the public_key of this daemon in the config)",
+		  d->curve_pub);
+	return 0;
+out_wipe:
+	memset(d->curve_sec, 0, sizeof(d->curve_sec));
+	return rc;
+}
+
+static void chk_fini_keys(struct chk_daemon *d)
+{
+	chk_zap_free(d->zap);
+	d->zap = NULL;
+	memset(d->curve_sec, 0, sizeof(d->curve_sec));
 }
 
 static int chk_init_store(struct chk_daemon *d)
@@ -395,6 +470,7 @@ static const struct chk_step {
 } chk_steps[] = {
 	{ "signals", chk_init_signals, chk_fini_signals },
 	{ "identity", chk_init_identity, NULL },
+	{ "keys", chk_init_keys, chk_fini_keys },
 	{ "store", chk_init_store, chk_fini_store },
 	{ "sockets", chk_server_sockets, chk_server_close_sockets },
 	{ "threads", chk_init_threads, chk_fini_threads },

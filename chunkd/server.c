@@ -11,6 +11,11 @@
  *
  * Also here: socket setup for every thread, and the envelope helpers the
  * workers use (see server.h for the framing).
+ *
+ * With --curve-secret the ROUTER is a CURVE server: the ZAP handler (zap.c)
+ * is bound first in the same context, so no connection is ever admitted
+ * without it, and a CURVE server socket refuses NULL (plaintext) peers at
+ * the ZMTP greeting. SIGHUP on the reactor's signalfd reloads the allow list.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,6 +26,7 @@
 #include <unistd.h>
 
 #include "chunkd/server.h"
+#include "chunkd/zap.h"
 #include "proto/log.h"
 #include "proto/status.h"
 
@@ -76,6 +82,23 @@ static int chk_router_open(struct chk_daemon *d)
 		qlog_err("router options: %s", zmq_strerror(errno));
 		return -errno;
 	}
+	if (d->o.curve_secret) {
+		/* never a CURVE server without the ZAP handler: libzmq would admit all */
+		if (!d->zap) {
+			qlog_err("CURVE without a ZAP handler: refusing to listen");
+			return -EINVAL;
+		}
+		if (chk_sockopt_int(d->router, ZMQ_CURVE_SERVER, 1) < 0 ||
+		    zmq_setsockopt(d->router, ZMQ_CURVE_SECRETKEY, d->curve_sec,
+				   sizeof(d->curve_sec)) < 0 ||
+		    zmq_setsockopt(d->router, ZMQ_ZAP_DOMAIN, CHK_ZAP_DOMAIN,
+				   strlen(CHK_ZAP_DOMAIN)) < 0) {
+			int err = errno;
+
+			qlog_err("router CURVE options: %s", zmq_strerror(err));
+			return -err;
+		}
+	}
 	for (i = 0; i < d->o.nlisten; i++) {
 		if (zmq_bind(d->router, d->o.listen[i]) < 0) {
 			int err = errno;
@@ -128,6 +151,11 @@ int chk_server_sockets(struct chk_daemon *d)
 	d->zctx = zmq_ctx_new();
 	if (!d->zctx)
 		return -errno;
+	if (d->zap) {
+		rc = chk_zap_bind(d->zap, d->zctx); /* before the ROUTER exists */
+		if (rc < 0)
+			return rc;
+	}
 	d->readers = calloc(d->o.threads, sizeof(*d->readers));
 	if (!d->readers)
 		return -ENOMEM;
@@ -204,6 +232,7 @@ void chk_server_close_sockets(struct chk_daemon *d)
 		free(d->readers);
 		d->readers = NULL;
 	}
+	chk_zap_stop(d->zap);	/* its thread closes the ZAP socket */
 	if (d->zctx) {
 		zmq_ctx_term(d->zctx);
 		d->zctx = NULL;
@@ -572,8 +601,16 @@ int chk_reactor_run(struct chk_daemon *d)
 			struct signalfd_siginfo si;
 
 			if (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				qlog_info("signal %u: shutting down", si.ssi_signo);
-				break;
+				if (si.ssi_signo == SIGHUP) {
+					if (d->zap)
+						chk_zap_reload(d->zap); /* logs the outcome */
+					else
+						qlog_info("SIGHUP: no allow list to reload "
+							  "(plaintext)");
+				} else {
+					qlog_info("signal %u: shutting down", si.ssi_signo);
+					break;
+				}
 			}
 		}
 		if (it[0].revents & ZMQ_POLLIN)

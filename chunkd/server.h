@@ -6,6 +6,8 @@
  * Threads and socket ownership (one thread per ZeroMQ socket):
  *   reactor  ROUTER on every --listen endpoint; PUSH "chk-write" (connect),
  *            PUSH "chk-read" (bind), PULL "chk-reply" (bind), a signalfd.
+ *   zap      REP on inproc://zeromq.zap.01 (with --curve-secret; zap.h),
+ *            bound before the ROUTER exists.
  *   writer   PULL "chk-write" (bind), PUSH "chk-reply" (connect).
  *   readers  PULL "chk-read", PUSH "chk-reply", PUSH "chk-write" (notes).
  *   scrubber PUSH "chk-write" (notes).
@@ -29,6 +31,7 @@
 #include <stdint.h>
 
 #include "chunkd/store.h"
+#include "proto/keyfile.h"
 #include "proto/msg.h"
 #include "proto/version.h"
 #include "proto/zmsg.h"
@@ -52,9 +55,8 @@
 #define CHK_REPLY_TIMEOUT_MS 2000
 /* How often a blocked worker looks at the stop flag. */
 #define CHK_POLL_MS 100
-/* ZMQ_MAXMSGSIZE: PROTO_FRAME_MAX, raised to fit a PROTO_DATA_MAX body. */
-#define CHK_FRAME_MAX \
-	(PROTO_FRAME_MAX > PROTO_DATA_MAX + 4096 ? PROTO_FRAME_MAX : PROTO_DATA_MAX + 4096)
+/* ZMQ_MAXMSGSIZE: PROTO_FRAME_MAX bounds the largest frame (a DATA body). */
+#define CHK_FRAME_MAX PROTO_FRAME_MAX
 
 struct chk_opts {
 	char name[CHK_NAME_MAX + 1];
@@ -68,6 +70,8 @@ struct chk_opts {
 	uint64_t max_skew_ms;
 	int log_level;
 	bool use_syslog;
+	const char *curve_secret;	/* --curve-secret FILE, NULL = plaintext */
+	const char *allow_file;		/* --allow FILE, set iff curve_secret */
 };
 
 enum chk_env_kind {
@@ -83,6 +87,8 @@ struct chk_env {
 	struct proto_key key;	  /* MARK */
 	struct proto_version ver; /* MARK */
 };
+
+struct chk_zap;
 
 struct chk_worker {
 	struct chk_daemon *d;
@@ -103,6 +109,11 @@ struct chk_daemon {
 	struct proto_hlc clock;			/* lock-free */
 	atomic_bool stop;			/* set by the reactor on a signal */
 	int sigfd;
+
+	/* CURVE (--curve-secret): Z85 keys, "" when plaintext; immutable */
+	char curve_sec[PROTO_KEY_Z85_LEN + 1];
+	char curve_pub[PROTO_KEY_Z85_LEN + 1];
+	struct chk_zap *zap;			/* ZAP handler (zap.h), NULL if plaintext */
 
 	/* reactor sockets */
 	void *router, *to_write, *to_read, *replies;

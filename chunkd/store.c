@@ -4,13 +4,16 @@
  * environment, identity, the dirty marker, the orphan sweep, STAT, and the
  * record encoding shared by the other store*.c files.
  *
- * DIR/index is the LMDB environment (DBs "recs" and "meta"), DIR/bodies/xx
- * hold the chunk bodies, DIR/dirty exists while the store is open and names
- * the kernel boot and the sync mode. A marker found at open means the last
- * run did not close cleanly: orphaned body files are swept, and when that run
- * used CHK_SYNC_NONE under another boot (a power loss or reboot may have
- * corrupted LMDB), the whole store is wiped and starts again with a new store
- * id. See docs/storage.md.
+ * DIR/index is the LMDB environment (DBs "recs" and "meta"; meta.snap, the
+ * last sync point in CHK_SYNC_COMMIT), DIR/bodies/xx hold the chunk bodies,
+ * DIR/undo is the undo journal, DIR/dirty exists while the store is open and
+ * names the kernel boot and the sync mode. A marker found at open means the
+ * last run did not close cleanly: the undo journal is applied and orphaned
+ * body files are swept. When the machine has rebooted since (a power loss or
+ * a crash of the kernel) and that run used CHK_SYNC_COMMIT, the index is
+ * first rolled back to its last sync point; when it used CHK_SYNC_NONE (LMDB
+ * may be corrupt), the whole store is wiped and starts again with a new
+ * store id. See docs/storage.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +30,15 @@
 #include "chunkd/store_priv.h"
 #include "proto/log.h"
 
-#define CHK_FORMAT 1
+/* 2: chunks of up to CHK_INLINE_MAX bytes may be inline. A format-1 store
+ * is upgraded at open (it has no inline chunk), so older code refuses it. */
+#define CHK_FORMAT 2
 #define CHK_MARKER "dirty"
 #define CHK_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 #define CHK_BOOT_ID_MAX 64
+/* Test hook: a boot id that replaces the kernel's, to make a reopen look
+ * like the first open after a reboot (tests/unit/test_store.c). */
+#define CHK_BOOT_ID_ENV "QFS_TEST_BOOT_ID"
 
 /* Keys of the "meta" DB. */
 #define CHK_META_ID "store_id"
@@ -57,6 +65,22 @@ int chk_mdb_err(int rc)
 	}
 }
 
+int chk_grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? 2 * *cap : 16;
+	p = realloc(*arr, ncap * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
 unsigned chk_stripe(const struct proto_key *key)
 {
 	return (unsigned)(proto_key_token(key) % CHK_STRIPES);
@@ -79,8 +103,13 @@ int chk_rec_decode(uint8_t kind, const void *buf, size_t len, struct chk_rec *r)
 			goto bad;
 		for (unsigned i = 0; i < r->nsums; i++)
 			r->sums[i] = proto_get_u64(&rd);
-		if ((r->meta.len > 0) != (r->body != 0))
+		if (r->body != 0 && (r->meta.len == 0 || (r->meta.flags & PROTO_REC_TOMBSTONE)))
 			goto bad;
+		if (chk_rec_inline(r)) {
+			if (r->meta.len > CHK_INLINE_MAX)
+				goto bad;
+			r->val = proto_get_bytes(&rd, r->meta.len);
+		}
 	} else {
 		r->val = proto_get_bytes(&rd, r->meta.len);
 		if (r->meta.len == 0)
@@ -108,6 +137,8 @@ void chk_rec_encode(struct proto_wr *w, uint8_t kind, const struct chk_rec *r)
 		proto_put_u16(w, r->nsums);
 		for (unsigned i = 0; i < r->nsums; i++)
 			proto_put_u64(w, r->sums[i]);
+		if (chk_rec_inline(r))
+			proto_put_bytes(w, r->val, r->meta.len);
 	} else if (r->meta.len > 0) {
 		proto_put_bytes(w, r->val, r->meta.len);
 	}
@@ -135,6 +166,19 @@ void chk_read_end(struct chk_store *st, MDB_txn *txn)
 	pthread_rwlock_unlock(&st->env_lock);
 }
 
+uint64_t chk_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t chk_now_ms(void)
+{
+	return chk_now_us() / 1000;
+}
+
 uint64_t chk_index_bytes(struct chk_store *st)
 {
 	MDB_envinfo info;
@@ -147,11 +191,32 @@ uint64_t chk_index_bytes(struct chk_store *st)
 
 /* ---- the dirty marker ---- */
 
+/* What the marker of the previous run says. */
+struct chk_prev {
+	bool unclean; /* it did not close cleanly */
+	bool reboot;  /* ... and the machine has booted since (or we cannot tell) */
+	int mode;     /* its enum chk_sync_mode; CHK_SYNC_NONE when unreadable */
+};
+
+/* The marker's word for each mode; "sync" is also what COMMIT-mode runs of
+ * earlier releases wrote (every commit synced: LMDB stays whole). */
+static const char *const chk_mode_word[] = {
+	[CHK_SYNC_COMMIT] = "commit",
+	[CHK_SYNC_ALWAYS] = "sync",
+	[CHK_SYNC_NONE] = "nosync",
+};
+
 static void chk_boot_id(char out[CHK_BOOT_ID_MAX])
 {
+	const char *fake = getenv(CHK_BOOT_ID_ENV);
 	ssize_t n = -1;
 	int fd;
 
+	if (fake && *fake) {
+		snprintf(out, CHK_BOOT_ID_MAX, "%s", fake);
+		out[strcspn(out, "\n")] = '\0';
+		return;
+	}
 	fd = open(CHK_BOOT_ID_PATH, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		n = read(fd, out, CHK_BOOT_ID_MAX - 1);
@@ -165,18 +230,15 @@ static void chk_boot_id(char out[CHK_BOOT_ID_MAX])
 	out[strcspn(out, "\n")] = '\0';
 }
 
-/*
- * Read the marker of the previous run. *unclean is set when one exists;
- * *wipe when that run was unsynced (NONE) and the machine has rebooted since.
- */
-static int chk_marker_check(struct chk_store *st, bool *unclean, bool *wipe)
+/* Read the marker of the previous run into *prev (all false when there is none). */
+static int chk_marker_check(struct chk_store *st, struct chk_prev *prev)
 {
 	char buf[2 * CHK_BOOT_ID_MAX], boot[CHK_BOOT_ID_MAX];
 	ssize_t n;
 	char *nl;
 	int fd;
 
-	*unclean = *wipe = false;
+	memset(prev, 0, sizeof(*prev));
 	fd = openat(st->dfd, CHK_MARKER, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
@@ -185,14 +247,21 @@ static int chk_marker_check(struct chk_store *st, bool *unclean, bool *wipe)
 	if (n < 0)
 		return -errno;
 	buf[n] = '\0';
-	*unclean = true;
+	prev->unclean = true;
+	prev->mode = CHK_SYNC_NONE; /* an unreadable marker may be from an unsynced run */
 	chk_boot_id(boot);
 	nl = strchr(buf, '\n');
-	if (nl)
+	if (nl) {
 		*nl = '\0';
-	/* An unreadable marker may be from an unsynced run: treat it as one. */
-	if (!nl || strcmp(nl + 1, "nosync\n") == 0)
-		*wipe = strcmp(buf, boot) != 0 || strcmp(boot, "unknown") == 0;
+		for (int m = CHK_SYNC_COMMIT; m <= CHK_SYNC_NONE; m++) {
+			size_t wl = strlen(chk_mode_word[m]);
+
+			if (strncmp(nl + 1, chk_mode_word[m], wl) == 0 &&
+			    strcmp(nl + 1 + wl, "\n") == 0)
+				prev->mode = m;
+		}
+	}
+	prev->reboot = !nl || strcmp(buf, boot) != 0 || strcmp(boot, "unknown") == 0;
 	return 0;
 }
 
@@ -207,8 +276,7 @@ static int chk_marker_write(struct chk_store *st)
 	int fd, len, rc = 0;
 
 	chk_boot_id(boot);
-	len = snprintf(buf, sizeof(buf), "%s\n%s\n", boot,
-		       st->sync == CHK_SYNC_NONE ? "nosync" : "sync");
+	len = snprintf(buf, sizeof(buf), "%s\n%s\n", boot, chk_mode_word[st->sync]);
 	fd = openat(st->dfd, CHK_MARKER ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -226,7 +294,8 @@ static int chk_marker_write(struct chk_store *st)
 /* Remove the index and every body: the store starts over with a new id. */
 static int chk_wipe(struct chk_store *st)
 {
-	static const char *const files[] = { "index/data.mdb", "index/lock.mdb" };
+	static const char *const files[] = { "index/data.mdb", "index/lock.mdb",
+					     "index/meta.snap", "undo" };
 	int64_t n;
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
@@ -240,23 +309,26 @@ static int chk_wipe(struct chk_store *st)
 
 /* ---- the environment ---- */
 
+/*
+ * Open the LMDB environment and make the state it opened durable: after a
+ * kill -9 the unsynced tail of the last run is only in the page cache, and
+ * this run's sync point (or, in ALWAYS mode, its synced commits) must not
+ * build on pages that never reached the disk. In COMMIT mode that state
+ * becomes the first sync point (saved meta pages, pinned) before anything is
+ * committed.
+ *
+ * ALWAYS: every commit fully durable (LMDB's own sync). COMMIT: MDB_NOSYNC,
+ * made safe by the sync points of store_snap.c. NONE: MDB_NOSYNC, wiped
+ * after an unclean reboot.
+ */
 static int chk_env_open(struct chk_store *st)
 {
-	/*
-	 * ALWAYS: every commit fully durable. COMMIT: one fdatasync per batch
-	 * and no separate meta sync (LMDB keeps its integrity; a power loss may
-	 * undo the last batch, which SYNC and the timer bound). NONE: no sync.
-	 */
 	unsigned flags = MDB_NOTLS;
-
-	if (st->sync == CHK_SYNC_NONE)
-		flags |= MDB_NOSYNC;
-	else if (st->sync == CHK_SYNC_COMMIT)
-		flags |= MDB_NOMETASYNC;
 	char *path;
-	MDB_txn *txn;
 	int rc;
 
+	if (st->sync != CHK_SYNC_ALWAYS)
+		flags |= MDB_NOSYNC;
 	if (asprintf(&path, "%s/index", st->dir) < 0)
 		return -ENOMEM;
 	rc = mdb_env_create(&st->env);
@@ -270,9 +342,37 @@ static int chk_env_open(struct chk_store *st)
 	if (!rc)
 		rc = mdb_env_open(st->env, path, flags, 0600);
 	free(path);
-	if (rc)
-		goto fail;
-	mdb_reader_check(st->env, NULL); /* slots left by a killed process */
+	if (!rc) {
+		mdb_reader_check(st->env, NULL); /* slots left by a killed process */
+		rc = mdb_env_sync(st->env, 1);
+	}
+	if (rc) {
+		qlog_err("open index in %s: %s", st->dir, mdb_strerror(rc));
+		mdb_env_close(st->env);
+		st->env = NULL;
+		if (rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_VERSION_MISMATCH ||
+		    rc == MDB_PANIC)
+			return -EIO;
+		return chk_mdb_err(rc);
+	}
+	if (st->sync == CHK_SYNC_COMMIT) {
+		rc = chk_sync_point(st);
+		if (rc) {
+			chk_snap_close(st);
+			mdb_env_close(st->env);
+			st->env = NULL;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Open (or create) the named databases. */
+static int chk_env_dbs(struct chk_store *st)
+{
+	MDB_txn *txn;
+	int rc;
+
 	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 	if (rc)
 		goto fail;
@@ -288,13 +388,20 @@ static int chk_env_open(struct chk_store *st)
 		goto fail;
 	return 0;
 fail:
-	qlog_err("open index in %s: %s", st->dir, mdb_strerror(rc));
-	mdb_env_close(st->env);
-	st->env = NULL;
+	qlog_err("open index databases in %s: %s", st->dir, mdb_strerror(rc));
 	if (rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_VERSION_MISMATCH ||
 	    rc == MDB_PANIC)
 		return -EIO;
 	return chk_mdb_err(rc);
+}
+
+/* Close the environment (and its pin first). */
+static void chk_env_close(struct chk_store *st)
+{
+	chk_snap_close(st);
+	if (st->env)
+		mdb_env_close(st->env);
+	st->env = NULL;
 }
 
 int chk_env_reopen(struct chk_store *st)
@@ -308,10 +415,15 @@ int chk_env_reopen(struct chk_store *st)
 	}
 	st->reopened = true;
 	qlog_err("index hit a fatal error: reopening it");
+	chk_sync_drain(st); /* the sync thread uses the index's fd */
 	pthread_rwlock_wrlock(&st->env_lock);
-	mdb_env_close(st->env);
-	st->env = NULL;
+	chk_env_close(st);
 	rc = chk_env_open(st);
+	if (!rc) {
+		rc = chk_env_dbs(st);
+		if (rc)
+			chk_env_close(st);
+	}
 	pthread_rwlock_unlock(&st->env_lock);
 	if (rc) {
 		qlog_err("reopen index: %s", strerror(-rc));
@@ -379,6 +491,7 @@ static int chk_meta_create(struct chk_store *st, MDB_txn *txn)
 static int chk_meta_load(struct chk_store *st)
 {
 	struct proto_rd rd;
+	bool upgrade;
 	MDB_txn *txn;
 	MDB_val v;
 	int rc;
@@ -399,10 +512,12 @@ static int chk_meta_load(struct chk_store *st)
 		goto damaged;
 	memcpy(st->store_id, v.mv_data, PROTO_ID_LEN);
 	rc = chk_meta_get(txn, st->meta, CHK_META_FORMAT, &v);
-	if (rc || v.mv_size != 4 || ((uint8_t *)v.mv_data)[0] != CHK_FORMAT) {
+	if (rc || v.mv_size != 4 ||
+	    (((uint8_t *)v.mv_data)[0] != CHK_FORMAT && ((uint8_t *)v.mv_data)[0] != 1)) {
 		qlog_err("store in %s has an unknown format", st->dir);
 		goto damaged;
 	}
+	upgrade = ((uint8_t *)v.mv_data)[0] != CHK_FORMAT;
 	if (chk_meta_get(txn, st->meta, CHK_META_CTR, &v))
 		goto damaged;
 	proto_rd_init(&rd, v.mv_data, v.mv_size);
@@ -422,6 +537,16 @@ static int chk_meta_load(struct chk_store *st)
 		st->has_volume = true;
 	} else if (rc != -ENOENT) {
 		goto abort;
+	}
+	if (upgrade) {
+		uint8_t fmt[4] = { CHK_FORMAT, 0, 0, 0 };
+
+		rc = chk_meta_put(txn, st->meta, CHK_META_FORMAT, fmt, sizeof(fmt));
+		if (rc)
+			goto abort;
+		qlog_info("store in %s upgraded to format %d", st->dir, CHK_FORMAT);
+		st->dirty = true;
+		return chk_mdb_err(mdb_txn_commit(txn));
 	}
 	mdb_txn_abort(txn);
 	return 0;
@@ -506,6 +631,8 @@ static int chk_capacity_init(struct chk_store *st, uint64_t capacity)
 
 	if (fstatvfs(st->dfd, &sv) < 0)
 		return -errno;
+	st->fs_avail = (int64_t)((uint64_t)sv.f_bavail * sv.f_frsize);
+	st->fs_avail_ms = chk_now_ms();
 	st->capacity = capacity ? capacity : (uint64_t)sv.f_blocks * sv.f_frsize;
 	st->reserve = st->capacity / 100;
 	if (st->reserve < CHK_RESERVE_MIN)
@@ -521,12 +648,23 @@ static void chk_store_free(struct chk_store *st)
 		pthread_rwlock_destroy(&st->stripes[i]);
 	pthread_rwlock_destroy(&st->env_lock);
 	pthread_mutex_destroy(&st->ctr_lock);
+	pthread_mutex_destroy(&st->sync_lock);
+	pthread_cond_destroy(&st->sync_cond);
+	free(st->job.pages);
+	free(st->job.fds);
+	free(st->job.freed);
 	proto_wr_free(&st->b.val);
 	proto_wr_free(&st->b.merged);
+	proto_wr_free(&st->b.jrec);
 	free(st->b.touched);
 	free(st->b.undo);
 	free(st->b.doomed);
-	free(st->unsynced);
+	free(st->fdc);
+	free(st->b.pbuf);
+	free(st->deferred);
+	chk_undo_close(st);
+	if (st->snap_fd >= 0)
+		close(st->snap_fd);
 	if (st->dfd >= 0)
 		close(st->dfd);
 	free(st->dir);
@@ -537,7 +675,7 @@ int chk_store_open(const struct chk_store_opts *opts, struct chk_store **out)
 {
 	pthread_rwlockattr_t attr;
 	struct chk_store *st;
-	bool unclean = false, wipe = false;
+	struct chk_prev prev;
 	int rc;
 
 	*out = NULL;
@@ -546,7 +684,7 @@ int chk_store_open(const struct chk_store_opts *opts, struct chk_store **out)
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	st->dfd = -1;
+	st->dfd = st->jfd = st->snap_fd = -1;
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->env_lock, &attr);
@@ -554,8 +692,11 @@ int chk_store_open(const struct chk_store_opts *opts, struct chk_store **out)
 	for (unsigned i = 0; i < CHK_STRIPES; i++)
 		pthread_rwlock_init(&st->stripes[i], NULL);
 	pthread_mutex_init(&st->ctr_lock, NULL);
+	pthread_mutex_init(&st->sync_lock, NULL);
+	pthread_cond_init(&st->sync_cond, NULL);
 	proto_wr_init(&st->b.val);
 	proto_wr_init(&st->b.merged);
+	proto_wr_init(&st->b.jrec);
 	st->sync = opts->sync;
 	st->map_size = opts->map_size ? opts->map_size : CHK_MAP_SIZE_DEFAULT;
 	clock_gettime(CLOCK_MONOTONIC, &st->opened);
@@ -573,17 +714,20 @@ int chk_store_open(const struct chk_store_opts *opts, struct chk_store **out)
 		rc = -errno;
 		goto fail_log;
 	}
-	rc = chk_marker_check(st, &unclean, &wipe);
+	rc = chk_marker_check(st, &prev);
 	if (rc)
 		goto fail_log;
-	if (wipe) {
+	if (prev.unclean && prev.reboot && prev.mode == CHK_SYNC_NONE) {
 		qlog_warn("store in %s was not synced before a reboot: wiping it", st->dir);
 		rc = chk_wipe(st);
-		if (rc)
-			goto fail_log;
-	} else if (unclean) {
+	} else if (prev.unclean && prev.reboot && prev.mode == CHK_SYNC_COMMIT) {
+		qlog_warn("store in %s was not closed cleanly before a reboot", st->dir);
+		rc = chk_snap_restore(st);
+	} else if (prev.unclean) {
 		qlog_warn("store in %s was not closed cleanly", st->dir);
 	}
+	if (rc)
+		goto fail_log;
 	if (mkdirat(st->dfd, "index", 0700) < 0 && errno != EEXIST) {
 		rc = -errno;
 		goto fail_log;
@@ -591,30 +735,52 @@ int chk_store_open(const struct chk_store_opts *opts, struct chk_store **out)
 	rc = chk_body_mkdirs(st->dfd);
 	if (!rc)
 		rc = chk_sync_dfd(st);
-	if (!rc)
-		rc = chk_marker_write(st);
+	/* after a kill -9 the last run's unsynced bodies are only in the page
+	 * cache: make them durable before a sync point names them */
+	if (!rc && prev.unclean && syncfs(st->dfd) < 0)
+		rc = -errno;
 	if (rc)
 		goto fail_log;
+	/*
+	 * The index opens (and its state becomes durable, the first sync point
+	 * in COMMIT mode) before the marker names this run: until then the old
+	 * marker, if any, still describes what is on disk. Nothing is committed
+	 * before the marker is written.
+	 */
 	rc = chk_env_open(st);
 	if (rc)
-		goto fail_marker;
-	rc = chk_meta_load(st);
-	if (!rc && (unclean || st->fresh))
+		goto fail_log;
+	rc = chk_marker_write(st);
+	if (rc)
+		goto fail_env;
+	rc = chk_env_dbs(st);
+	if (!rc)
+		rc = chk_meta_load(st);
+	if (!rc)
+		rc = chk_undo_open(st);
+	if (!rc && (prev.unclean || st->fresh))
 		rc = chk_sweep(st);
 	if (!rc)
 		rc = chk_capacity_init(st, opts->capacity);
+	/* A new store's identity (or an upgrade) is durable before anyone hears of it. */
+	if (st->fresh)
+		st->dirty = true;
+	if (!rc && st->dirty)
+		rc = chk_store_sync(st);
+	if (!rc && st->sync == CHK_SYNC_COMMIT)
+		rc = chk_sync_init(st);
 	if (rc)
-		goto fail_env;
+		goto fail_marker;
 	if (st->fresh)
 		qlog_info("created a new store in %s", st->dir);
 	*out = st;
 	return 0;
 
-fail_env:
-	mdb_env_close(st->env);
 fail_marker:
-	if (!unclean) /* else keep it: the next open must still know */
+	if (!prev.unclean) /* else keep it: the next open must still know */
 		unlinkat(st->dfd, CHK_MARKER, 0);
+fail_env:
+	chk_env_close(st);
 fail_log:
 	qlog_err("open store %s: %s", opts->dir, strerror(-rc));
 fail:
@@ -631,6 +797,7 @@ void chk_store_close(struct chk_store *st)
 	if (st->b.active)
 		chk_batch_abort(st);
 	clean = !atomic_load(&st->failed);
+	/* COMMIT: a last sync point (bodies, index, meta.snap, deferred frees) */
 	if (clean && st->sync != CHK_SYNC_NONE && chk_store_sync(st))
 		clean = false;
 	if (clean && mdb_env_sync(st->env, 1))
@@ -638,9 +805,14 @@ void chk_store_close(struct chk_store *st)
 	/* NONE never fsyncs its bodies: one syncfs makes the clean state whole. */
 	if (clean && st->sync == CHK_SYNC_NONE && syncfs(st->dfd) < 0)
 		clean = false;
-	for (size_t i = 0; i < st->nunsynced; i++)
-		close(st->unsynced[i].fd);
-	mdb_env_close(st->env);
+	chk_sync_fini(st);
+	chk_fdc_close_all(st);
+	chk_env_close(st);
+	if (st->n_syncs)
+		qlog_info("store in %s: %" PRIu64 " sync points, %" PRIu64 " ms each on average "
+			  "(longest %" PRIu64 " ms), writer waited %" PRIu64 " ms for them",
+			  st->dir, st->n_syncs, st->sync_us / 1000 / st->n_syncs,
+			  st->sync_us_max / 1000, st->sync_wait_us / 1000);
 	if (clean) {
 		unlinkat(st->dfd, CHK_MARKER, 0);
 		chk_sync_dfd(st);

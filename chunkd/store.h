@@ -4,14 +4,17 @@
  *
  * An LMDB environment holds the ordered index: every key with its metadata,
  * small values inline, and for chunks the per-block checksums and the id of
- * the body file. Chunk bodies live in files under DIR/bodies, written whole
- * into a new file by PUT (copy on write) and updated in place by PATCH, the
- * block checksums committed after the data. See docs/storage.md.
+ * the body file (chunks of up to 8 KiB are inline too). Chunk bodies live in
+ * files under DIR/bodies, written whole into a new file by PUT (copy on
+ * write) and updated in place by PATCH, the block checksums committed after
+ * the data; an undo journal puts in-place bytes back after a crash before
+ * the commit. In CHK_SYNC_COMMIT a sync thread makes sync points durable
+ * while writes go on. See docs/storage.md.
  *
- * Threads: write calls (batch_*, put, patch, sync, mark_corrupt) come from
- * one writer thread only; read calls (get, head, list, scan, digest, stat,
- * scrub_next) from any thread, concurrently with the writer. A read never
- * sees a body half-written by the writer (per-key striped locks).
+ * Threads: write calls (batch_*, put, patch, sync, sync_start, mark_corrupt)
+ * come from one writer thread only; read calls (get, head, list, scan,
+ * digest, stat, scrub_next) from any thread, concurrently with the writer. A
+ * read never sees a body half-written by the writer (per-key striped locks).
  */
 #ifndef QFS_CHUNKD_STORE_H
 #define QFS_CHUNKD_STORE_H
@@ -86,8 +89,16 @@ int chk_store_mark_corrupt(struct chk_store *st, const struct proto_key *key,
  * failure every write of the batch is undone and the error returned. */
 int chk_store_batch_commit(struct chk_store *st);
 
-/* Make every committed write durable (SYNC request and the periodic timer). */
+/* Make every committed write durable and wait for it (SYNC request, close). */
 int chk_store_sync(struct chk_store *st);
+
+/*
+ * Start making every committed write durable without waiting (the periodic
+ * timer). In CHK_SYNC_COMMIT only one sync runs at a time: 1 when one was
+ * still under way and writes since wait for the next call, else 0. Other
+ * modes sync at once. Returns 0, 1 or -EIO.
+ */
+int chk_store_sync_start(struct chk_store *st);
 
 /* ---- any thread ---- */
 

@@ -42,8 +42,9 @@ static void chk_log_bad(const char *what, const struct proto_key *key, uint64_t 
 }
 
 /*
- * Read blocks [first, first + n) of a chunk body into @buf and verify them.
- * A missing or short file is corruption too (a body lost in a power cut).
+ * Read blocks [first, first + n) of a chunk body (its file, or the record
+ * for an inline chunk) into @buf and verify them. A missing or short file is
+ * corruption too (a body lost in a power cut).
  */
 static int chk_body_read_blocks(struct chk_store *st, const struct proto_key *key,
 				const struct chk_rec *r, uint32_t first, uint32_t n, uint8_t *buf)
@@ -54,6 +55,10 @@ static int chk_body_read_blocks(struct chk_store *st, const struct proto_key *ke
 	end = (uint64_t)(first + n) * PROTO_BLOCK_SIZE;
 	if (end > r->meta.len)
 		end = r->meta.len;
+	if (chk_rec_inline(r)) {
+		memcpy(buf, r->val + start, end - start);
+		goto verify;
+	}
 	fd = chk_body_open(st->dfd, r->body, false);
 	if (fd < 0) {
 		chk_log_bad("open", key, r->body, fd);
@@ -65,6 +70,7 @@ static int chk_body_read_blocks(struct chk_store *st, const struct proto_key *ke
 		chk_log_bad("read", key, r->body, rc);
 		return rc == -EIO ? -EBADE : rc;
 	}
+verify:
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t off = (uint64_t)i * PROTO_BLOCK_SIZE;
 		uint64_t bl = end - start - off < PROTO_BLOCK_SIZE ? end - start - off
@@ -446,7 +452,8 @@ static int64_t chk_scrub_one(struct chk_store *st, const uint8_t *kb, size_t kle
 	rc = chk_mdb_err(mdb_get(txn, st->recs, &k, &v));
 	if (!rc)
 		rc = chk_rec_decode(PROTO_KIND_CHUNK, v.mv_data, v.mv_size, r);
-	if (rc == -ENOENT || (!rc && (!r->body || (r->meta.flags & PROTO_REC_CORRUPT)))) {
+	if (rc == -ENOENT ||
+	    (!rc && (r->meta.len == 0 || (r->meta.flags & (PROTO_REC_CORRUPT | PROTO_REC_TOMBSTONE))))) {
 		rc = 0; /* changed meanwhile: nothing to verify */
 	} else if (!rc) {
 		*ver = r->meta.ver;

@@ -7,10 +7,16 @@
  * A batch is one LMDB write transaction; each request runs in a nested
  * transaction and records what it did to body files (new files, pre-images
  * of in-place writes, bodies to free), so a failed request is undone alone
- * and an aborted batch is undone whole. Body bytes are written before the
- * index transaction that names their checksums commits (and fdatasync'ed
- * first in CHK_SYNC_ALWAYS), and superseded bodies are unlinked only after
- * it commits. Every function here runs on the writer thread only.
+ * and an aborted batch is undone whole. The pre-image of an in-place write
+ * also goes to the undo journal before the write (store_undo.c), so a crash
+ * before the commit is undone at the next open. Body bytes are written
+ * before the index transaction that names their checksums commits (and
+ * fdatasync'ed first in CHK_SYNC_ALWAYS), and superseded bodies are unlinked
+ * only after it commits (in CHK_SYNC_COMMIT only after the next sync point,
+ * because the index of the last sync point still names them).
+ *
+ * Sync points (COMMIT mode) are store_sync.c's. Every function here runs on
+ * the writer thread only.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,23 +28,6 @@
 #include "chunkd/body.h"
 #include "chunkd/store_priv.h"
 #include "proto/log.h"
-
-/* Grow an array to hold @n + 1 elements of @size bytes; 0 or -ENOMEM. */
-static int chk_grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? 2 * *cap : 16;
-	p = realloc(*arr, ncap * size);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
 
 static void chk_fail(struct chk_store *st, const char *what, uint64_t id, int err)
 {
@@ -75,6 +64,63 @@ static struct chk_touched *chk_touched_find(struct chk_store *st, uint64_t id)
 	return NULL;
 }
 
+/* ---- the fd cache of body files ---- */
+
+static struct chk_fdc *chk_fdc_find(struct chk_store *st, uint64_t id)
+{
+	for (size_t i = 0; i < st->nfdc; i++)
+		if (st->fdc[i].id == id)
+			return &st->fdc[i];
+	return NULL;
+}
+
+/* Close and forget cached body @id (it is being unlinked); a no-op if absent. */
+static void chk_fdc_drop(struct chk_store *st, uint64_t id)
+{
+	struct chk_fdc *e = chk_fdc_find(st, id);
+
+	if (!e)
+		return;
+	close(e->fd);
+	*e = st->fdc[--st->nfdc];
+}
+
+/*
+ * Cache @fd as body @id. Past CHK_FDC_MAX the least recently used idle entry
+ * is closed (a dirty one turns the next sync into a syncfs); entries of the
+ * open batch are never evicted, so the cache grows while a batch holds more.
+ * 0 or -ENOMEM (then the caller still owns @fd).
+ */
+static int chk_fdc_add(struct chk_store *st, uint64_t id, int fd, bool busy, bool dirty)
+{
+	struct chk_fdc *e = NULL;
+
+	if (st->nfdc >= CHK_FDC_MAX) {
+		for (size_t i = 0; i < st->nfdc; i++)
+			if (!st->fdc[i].busy && (!e || st->fdc[i].used < e->used))
+				e = &st->fdc[i];
+	}
+	if (e) {
+		if (e->dirty)
+			st->use_syncfs = true;
+		close(e->fd);
+	} else {
+		if (chk_grow((void **)&st->fdc, &st->cap_fdc, st->nfdc, sizeof(*st->fdc)))
+			return -ENOMEM;
+		e = &st->fdc[st->nfdc++];
+	}
+	*e = (struct chk_fdc){ .id = id, .fd = fd, .used = ++st->fdc_clock, .busy = busy,
+			       .dirty = dirty };
+	return 0;
+}
+
+void chk_fdc_close_all(struct chk_store *st)
+{
+	for (size_t i = 0; i < st->nfdc; i++)
+		close(st->fdc[i].fd);
+	st->nfdc = 0;
+}
+
 /* Create body @id for this batch; returns the fd or -errno (nothing left behind). */
 static int chk_body_new(struct chk_store *st, uint64_t id)
 {
@@ -95,10 +141,11 @@ static int chk_body_new(struct chk_store *st, uint64_t id)
 	return fd;
 }
 
-/* Writable fd of existing body @id, kept open until the batch ends. */
+/* Writable fd of existing body @id, from the fd cache, busy until the batch ends. */
 static int chk_body_rw(struct chk_store *st, uint64_t id)
 {
 	struct chk_touched *t = chk_touched_find(st, id);
+	struct chk_fdc *e;
 	int fd, rc;
 
 	if (t)
@@ -107,9 +154,21 @@ static int chk_body_rw(struct chk_store *st, uint64_t id)
 		      sizeof(*st->b.touched));
 	if (rc)
 		return rc;
-	fd = chk_body_open(st->dfd, id, true);
-	if (fd < 0)
-		return fd == -ENOENT ? -EBADE : fd; /* lost body: the record is corrupt */
+	e = chk_fdc_find(st, id);
+	if (e) {
+		e->busy = true;
+		e->used = ++st->fdc_clock;
+		fd = e->fd;
+	} else {
+		fd = chk_body_open(st->dfd, id, true);
+		if (fd < 0)
+			return fd == -ENOENT ? -EBADE : fd; /* lost body: the record is corrupt */
+		rc = chk_fdc_add(st, id, fd, true, false);
+		if (rc) {
+			close(fd);
+			return rc;
+		}
+	}
 	t = &st->b.touched[st->b.ntouched++];
 	t->id = id;
 	t->fd = fd;
@@ -117,35 +176,51 @@ static int chk_body_rw(struct chk_store *st, uint64_t id)
 	return fd;
 }
 
-/* Keep @len bytes of @fd at @off (a copy of @old) and its length, to restore on abort. */
-static int chk_undo_add(struct chk_store *st, int fd, uint64_t off, const void *old, size_t len,
-			uint64_t old_len)
+/*
+ * Keep the pre-image @r (r->len bytes at r->off, and the body length) of an
+ * in-place write into @fd: in memory, to restore on abort, and in the undo
+ * journal, to restore after a crash (@journal false for a body this batch
+ * created, which no committed record names).
+ */
+static int chk_undo_add(struct chk_store *st, int fd, const struct chk_undo_rec *r, bool journal)
 {
 	struct chk_undo *u;
+	uint64_t jr_off = st->jr_off;
 	uint8_t *copy = NULL;
 	int rc;
 
 	rc = chk_grow((void **)&st->b.undo, &st->b.cap_undo, st->b.nundo, sizeof(*st->b.undo));
 	if (rc)
 		return rc;
-	if (len) {
-		copy = malloc(len);
+	if (r->len) {
+		copy = malloc(r->len);
 		if (!copy)
 			return -ENOMEM;
-		memcpy(copy, old, len);
+		memcpy(copy, r->old, r->len);
+	}
+	if (journal) {
+		rc = chk_undo_log(st, r);
+		if (rc) {
+			free(copy);
+			return rc;
+		}
 	}
 	u = &st->b.undo[st->b.nundo++];
 	u->fd = fd;
-	u->off = off;
-	u->len = len;
+	u->off = r->off;
+	u->len = r->len;
 	u->old = copy;
-	u->old_len = old_len;
+	u->old_len = r->old_len;
+	u->jr_off = jr_off;
 	return 0;
 }
 
 /* Restore pre-images newest first, down to entry @from. */
 static void chk_undo_apply(struct chk_store *st, size_t from)
 {
+	/* the journal records of the undone writes are dead: overwrite them next */
+	if (st->b.nundo > from)
+		st->jr_off = st->b.undo[from].jr_off;
 	while (st->b.nundo > from) {
 		struct chk_undo *u = &st->b.undo[--st->b.nundo];
 		int rc = 0;
@@ -160,15 +235,17 @@ static void chk_undo_apply(struct chk_store *st, size_t from)
 	}
 }
 
-/* Close (and for new files unlink) bodies touched since entry @from. */
+/* Forget bodies touched since entry @from: new files are closed and unlinked,
+ * existing ones stay in the fd cache. */
 static void chk_touched_drop(struct chk_store *st, size_t from)
 {
 	while (st->b.ntouched > from) {
 		struct chk_touched *t = &st->b.touched[--st->b.ntouched];
 
+		if (!t->created)
+			continue;
 		close(t->fd);
-		if (t->created)
-			chk_body_unlink(st->dfd, t->id);
+		chk_body_unlink(st->dfd, t->id);
 	}
 }
 
@@ -201,8 +278,11 @@ static void chk_rollback(struct chk_store *st, const struct chk_mark *m)
 static void chk_batch_end(struct chk_store *st)
 {
 	chk_stripes_release(st);
+	for (size_t i = 0; i < st->nfdc; i++)
+		st->fdc[i].busy = false;
 	st->b.ntouched = st->b.nundo = st->b.ndoomed = 0;
 	st->b.active = false;
+	chk_undo_reset(st);
 	pthread_rwlock_unlock(&st->env_lock);
 }
 
@@ -259,18 +339,40 @@ static int chk_space_check(struct chk_store *st, int64_t growth, bool tombstone)
 
 /* ---- batches ---- */
 
+/*
+ * Free bytes of the filesystem for this batch: a sample at most
+ * CHK_STATFS_MS old, less what committed batches grew since; sampled at
+ * every batch once the filesystem is close to the reserve.
+ */
+static int chk_fs_avail(struct chk_store *st)
+{
+	uint64_t now = chk_now_ms();
+	struct statvfs sv;
+
+	if (now - st->fs_avail_ms >= CHK_STATFS_MS ||
+	    st->fs_avail < (int64_t)st->reserve + CHK_STATFS_SLACK) {
+		if (fstatvfs(st->dfd, &sv) < 0)
+			return -errno;
+		st->fs_avail = (int64_t)((uint64_t)sv.f_bavail * sv.f_frsize);
+		st->fs_avail_ms = now;
+	}
+	st->b.fs_avail = st->fs_avail;
+	return 0;
+}
+
 int chk_store_batch_begin(struct chk_store *st)
 {
-	struct statvfs sv;
 	int rc;
 
 	if (atomic_load(&st->failed))
 		return -EIO;
 	if (st->b.active)
 		return -EBUSY;
-	if (fstatvfs(st->dfd, &sv) < 0)
-		return -errno;
-	st->b.fs_avail = (int64_t)((uint64_t)sv.f_bavail * sv.f_frsize);
+	if (st->sync == CHK_SYNC_COMMIT)
+		chk_sync_reap(st); /* a finished sync point moves the pin on */
+	rc = chk_fs_avail(st);
+	if (rc)
+		return rc;
 	pthread_rwlock_rdlock(&st->env_lock);
 	rc = mdb_txn_begin(st->env, NULL, 0, &st->b.txn);
 	if (rc == MDB_PANIC) {
@@ -300,7 +402,14 @@ int chk_store_batch_begin(struct chk_store *st)
 static int chk_batch_sync_bodies(struct chk_store *st)
 {
 	uint64_t dirs[CHK_STRIPES / 64] = { 0 };
+	int rc;
 
+	/* the pre-images first, so a power cut in between can be undone */
+	rc = chk_undo_sync(st);
+	if (rc) {
+		chk_fail(st, "fdatasync undo journal", 0, rc);
+		return -EIO;
+	}
 	for (size_t i = 0; i < st->b.ntouched; i++) {
 		struct chk_touched *t = &st->b.touched[i];
 
@@ -312,8 +421,6 @@ static int chk_batch_sync_bodies(struct chk_store *st)
 			dirs[(t->id & 0xff) / 64] |= 1ULL << (t->id & 63);
 	}
 	for (unsigned d = 0; d < CHK_STRIPES; d++) {
-		int rc;
-
 		if (!(dirs[d / 64] & (1ULL << (d % 64))))
 			continue;
 		rc = chk_body_sync_dir(st->dfd, d);
@@ -325,41 +432,63 @@ static int chk_batch_sync_bodies(struct chk_store *st)
 	return 0;
 }
 
-static void chk_unsynced_forget(struct chk_store *st, uint64_t id)
-{
-	for (size_t i = 0; i < st->nunsynced; i++) {
-		if (st->unsynced[i].id == id) {
-			close(st->unsynced[i].fd);
-			st->unsynced[i] = st->unsynced[--st->nunsynced];
-			return;
-		}
-	}
-}
-
-/* After the commit: hand written bodies to the next SYNC (COMMIT mode) or close them. */
+/*
+ * After the commit: keep the batch's bodies open in the fd cache; in COMMIT
+ * mode they are dirty until the next sync point (an fdatasync each while
+ * there are few, else one syncfs).
+ */
 static void chk_batch_keep_bodies(struct chk_store *st)
 {
+	bool commit = st->sync == CHK_SYNC_COMMIT;
+	size_t dirty = 0;
+
 	for (size_t i = 0; i < st->b.ntouched; i++) {
 		struct chk_touched *t = &st->b.touched[i];
-		bool dup = false;
+		struct chk_fdc *e;
 
-		if (st->sync == CHK_SYNC_COMMIT) {
-			if (t->created)
-				st->dirty_dirs[(t->id & 0xff) / 64] |= 1ULL << (t->id & 63);
-			for (size_t j = 0; j < st->nunsynced && !dup; j++)
-				dup = st->unsynced[j].id == t->id;
-			if (!dup && chk_grow((void **)&st->unsynced, &st->cap_unsynced,
-					     st->nunsynced, sizeof(*st->unsynced)) == 0) {
-				st->unsynced[st->nunsynced++] = *t;
-				continue;
-			}
-			if (!dup) /* cannot remember it: make it durable now */
-				if (fdatasync(t->fd) < 0)
-					chk_fail(st, "fdatasync body", t->id, -errno);
+		if (!t->created) {
+			e = chk_fdc_find(st, t->id);
+			if (e)
+				e->dirty |= commit;
+			continue;
 		}
-		close(t->fd);
+		if (commit)
+			st->dirty_dirs[(t->id & 0xff) / 64] |= 1ULL << (t->id & 63);
+		if (chk_fdc_add(st, t->id, t->fd, false, commit)) {
+			close(t->fd); /* cannot keep it: the next sync is a syncfs */
+			st->use_syncfs |= commit;
+		}
 	}
 	st->b.ntouched = 0;
+	for (size_t i = 0; i < st->nfdc; i++)
+		dirty += st->fdc[i].dirty;
+	if (dirty > CHK_FSYNC_MAX)
+		st->use_syncfs = true;
+}
+
+/*
+ * After the commit: free the superseded bodies. In COMMIT mode the index of
+ * the last sync point may still name them (a power cut rolls back to it), so
+ * they wait for the next sync point.
+ */
+static void chk_batch_free_bodies(struct chk_store *st)
+{
+	for (size_t i = 0; i < st->b.ndoomed; i++) {
+		uint64_t id = st->b.doomed[i];
+		int rc;
+
+		chk_fdc_drop(st, id);
+		if (st->sync == CHK_SYNC_COMMIT &&
+		    chk_grow((void **)&st->deferred, &st->cap_deferred, st->ndeferred,
+			     sizeof(*st->deferred)) == 0) {
+			st->deferred[st->ndeferred++] = id;
+			continue;
+		}
+		rc = chk_body_unlink(st->dfd, id);
+		if (rc && rc != -ENOENT) /* a leak, swept at the next unclean open */
+			qlog_warn("free body %016" PRIx64 ": %s", id, strerror(-rc));
+	}
+	st->b.ndoomed = 0;
 }
 
 int chk_store_batch_commit(struct chk_store *st)
@@ -400,59 +529,16 @@ int chk_store_batch_commit(struct chk_store *st)
 		st->has_volume = true;
 	}
 	pthread_mutex_unlock(&st->ctr_lock);
+	st->fs_avail = st->b.fs_avail;
+	st->dirty = true;
 
 	for (size_t i = 0; i < st->b.nundo; i++)
 		free(st->b.undo[i].old);
 	st->b.nundo = 0;
 	chk_batch_keep_bodies(st);
-	for (size_t i = 0; i < st->b.ndoomed; i++) {
-		chk_unsynced_forget(st, st->b.doomed[i]);
-		rc = chk_body_unlink(st->dfd, st->b.doomed[i]);
-		if (rc && rc != -ENOENT) /* a leak, swept at the next unclean open */
-			qlog_warn("free body %016" PRIx64 ": %s", st->b.doomed[i],
-				  strerror(-rc));
-	}
+	chk_batch_free_bodies(st);
 	chk_batch_end(st);
-	if (st->sync == CHK_SYNC_COMMIT && st->nunsynced > CHK_UNSYNCED_MAX)
-		return chk_store_sync(st);
 	return atomic_load(&st->failed) ? -EIO : 0;
-}
-
-int chk_store_sync(struct chk_store *st)
-{
-	int rc = 0;
-
-	if (atomic_load(&st->failed))
-		return -EIO;
-	if (st->sync == CHK_SYNC_NONE)
-		return 0;
-	for (size_t i = 0; i < st->nunsynced && !rc; i++) {
-		if (fdatasync(st->unsynced[i].fd) < 0) {
-			rc = -errno;
-			chk_fail(st, "fdatasync body", st->unsynced[i].id, rc);
-		}
-	}
-	for (unsigned d = 0; d < CHK_STRIPES && !rc; d++) {
-		if (!(st->dirty_dirs[d / 64] & (1ULL << (d % 64))))
-			continue;
-		rc = chk_body_sync_dir(st->dfd, d);
-		if (rc)
-			chk_fail(st, "fsync body directory", d, rc);
-	}
-	if (!rc) {
-		rc = mdb_env_sync(st->env, 1);
-		if (rc) {
-			qlog_err("sync index: %s: store disabled", mdb_strerror(rc));
-			atomic_store(&st->failed, true);
-		}
-	}
-	if (rc)
-		return -EIO;
-	for (size_t i = 0; i < st->nunsynced; i++)
-		close(st->unsynced[i].fd);
-	st->nunsynced = 0;
-	memset(st->dirty_dirs, 0, sizeof(st->dirty_dirs));
-	return 0;
 }
 
 /* ---- PUT ---- */
@@ -586,7 +672,9 @@ static int chk_put_one(struct chk_store *st, const struct proto_put_req *q, cons
 	if (rc)
 		goto out_abort;
 
-	if (chunk && !tomb && out.meta.len > 0) {
+	if (chunk && !tomb && out.meta.len > 0 && out.meta.len <= CHK_INLINE_MAX) {
+		nw->val = out.val; /* inline: no body file */
+	} else if (chunk && !tomb && out.meta.len > 0) {
 		int fd;
 
 		nw->body = st->b.ctr.next_id++;
@@ -595,13 +683,14 @@ static int chk_put_one(struct chk_store *st, const struct proto_put_req *q, cons
 			rc = fd;
 			goto out_abort;
 		}
-		rc = chk_body_reserve(fd, 0, out.meta.len);
-		if (!rc)
-			rc = chk_body_pwrite(fd, val, out.meta.len, 0);
+		/* no preallocation: ENOSPC from the write is undone like any failure */
+		rc = chk_body_pwrite_pieces(fd, val, out.meta.len, 0);
 		if (rc) {
 			qlog_err("write body %016" PRIx64 ": %s", nw->body, strerror(-rc));
 			goto out_abort; /* the caller's rollback unlinks it */
 		}
+		if (st->sync != CHK_SYNC_NONE && out.meta.len >= CHK_WRITEBACK_MIN)
+			chk_body_writeback(fd, 0, out.meta.len); /* the next sync waits less */
 	}
 	if (chunk && have && old->body) {
 		rc = chk_grow((void **)&st->b.doomed, &st->b.cap_doomed, st->b.ndoomed,
@@ -729,9 +818,10 @@ struct chk_patch_args {
 };
 
 /*
- * Read the old bytes of blocks [first, last] into @buf (zeros past the old
- * end) and check them against their stored sums, so a patch never blesses
- * bytes that had already rotted with a fresh checksum.
+ * Read the old bytes of blocks [first, last] (from body @fd, or the record
+ * of an inline chunk) into @buf (zeros past the old end) and check them
+ * against their stored sums, so a patch never blesses bytes that had already
+ * rotted with a fresh checksum.
  */
 static int chk_patch_read_old(int fd, const struct chk_rec *old, uint32_t first, uint32_t last,
 			      uint8_t *buf)
@@ -744,9 +834,13 @@ static int chk_patch_read_old(int fd, const struct chk_rec *old, uint32_t first,
 		end = old->meta.len;
 	if (end <= start)
 		return 0;
-	rc = chk_body_pread(fd, buf, end - start, start);
-	if (rc)
-		return rc == -EIO ? -EBADE : rc; /* short body: corrupt */
+	if (chk_rec_inline(old)) {
+		memcpy(buf, old->val + start, end - start);
+	} else {
+		rc = chk_body_pread(fd, buf, end - start, start);
+		if (rc)
+			return rc == -EIO ? -EBADE : rc; /* short body: corrupt */
+	}
 	for (uint32_t i = first; i <= last && i < old->nsums; i++) {
 		uint64_t off = (uint64_t)i * PROTO_BLOCK_SIZE;
 		uint64_t bl = old->meta.len - off < PROTO_BLOCK_SIZE ? old->meta.len - off
@@ -756,6 +850,25 @@ static int chk_patch_read_old(int fd, const struct chk_rec *old, uint32_t first,
 			return -EBADE;
 	}
 	return 0;
+}
+
+/*
+ * The batch's PATCH buffer, @len bytes of which the first @keep will be
+ * overwritten with old bytes and the rest must read as zeros. NULL on ENOMEM.
+ */
+static uint8_t *chk_patch_buf(struct chk_store *st, size_t len, uint64_t keep)
+{
+	if (len > st->b.cap_pbuf) {
+		uint8_t *p = realloc(st->b.pbuf, len);
+
+		if (!p)
+			return NULL;
+		st->b.pbuf = p;
+		st->b.cap_pbuf = len;
+	}
+	if (keep < len)
+		memset(st->b.pbuf + keep, 0, len - keep);
+	return st->b.pbuf;
 }
 
 static int chk_patch_one(struct chk_store *st, const struct proto_patch_req *q,
@@ -825,36 +938,62 @@ static int chk_patch_one(struct chk_store *st, const struct proto_patch_req *q,
 	first = (uint32_t)(start / PROTO_BLOCK_SIZE);
 	last = (uint32_t)((end - 1) / PROTO_BLOCK_SIZE);
 	start = (uint64_t)first * PROTO_BLOCK_SIZE;
-	buf = calloc(1, (size_t)((uint64_t)(last + 1) * PROTO_BLOCK_SIZE - start));
+	buf = chk_patch_buf(st, (size_t)((uint64_t)(last + 1) * PROTO_BLOCK_SIZE - start),
+			    live ? old_len - (old_len < start ? old_len : start) : 0);
 	if (!buf) {
 		rc = -ENOMEM;
 		goto out_abort;
 	}
 
 	if (live && old->body) {
+		/* in place: the pre-image goes to the undo log and journal first */
+		struct chk_undo_rec ur = {
+			.key = kb, .key_len = k.mv_size, .body = old->body,
+			.base = old->meta.ver, .ver = q->ver, .off = q->offset,
+			.old_len = old_len, .old = buf + (q->offset - start),
+		};
+
 		nw->body = old->body;
 		fd = chk_body_rw(st, old->body);
-		if (fd >= 0) {
-			rc = chk_patch_read_old(fd, old, first, last, buf);
+		if (fd < 0) {
+			rc = fd;
+			goto out_abort;
+		}
+		rc = chk_patch_read_old(fd, old, first, last, buf);
+		if (rc)
+			goto out_abort;
+		in_old = old_len > q->offset ? (old_len < end ? old_len : end) - q->offset : 0;
+		ur.len = (uint32_t)in_old;
+		rc = chk_undo_add(st, fd, &ur, true);
+		if (rc)
+			goto out_abort;
+		memcpy(buf + (q->offset - start), data, len);
+		rc = chk_body_pwrite_pieces(fd, data, len, q->offset);
+	} else {
+		/* a new value: inline, or a new body file (from an inline chunk
+		 * grown past CHK_INLINE_MAX, or over an absent one: a sparse file) */
+		if (live) {
+			rc = chk_patch_read_old(-1, old, first, last, buf);
 			if (rc)
 				goto out_abort;
 		}
-	} else {
-		nw->body = st->b.ctr.next_id++;
-		fd = chk_body_new(st, nw->body);
+		memcpy(buf + (q->offset - start), data, len);
+		if (new_len <= CHK_INLINE_MAX) {
+			nw->body = 0;
+			nw->val = buf; /* first == 0: buf holds [0, new_len) */
+		} else {
+			nw->body = st->b.ctr.next_id++;
+			fd = chk_body_new(st, nw->body);
+			if (fd < 0) {
+				rc = fd;
+				goto out_abort; /* the caller's rollback unlinks it */
+			}
+			if (live) /* first == 0: the whole value */
+				rc = chk_body_pwrite_pieces(fd, buf, (size_t)new_len, 0);
+			else
+				rc = chk_body_pwrite_pieces(fd, data, len, q->offset);
+		}
 	}
-	if (fd < 0) {
-		rc = fd;
-		goto out_abort;
-	}
-	in_old = old_len > q->offset ? (old_len < end ? old_len : end) - q->offset : 0;
-	rc = chk_undo_add(st, fd, q->offset, buf + (q->offset - start), (size_t)in_old, old_len);
-	if (rc)
-		goto out_abort;
-	memcpy(buf + (q->offset - start), data, len);
-	rc = chk_body_reserve(fd, q->offset, len);
-	if (!rc)
-		rc = chk_body_pwrite(fd, data, len, q->offset);
 	if (rc) {
 		qlog_err("patch body %016" PRIx64 ": %s", nw->body, strerror(-rc));
 		goto out_abort; /* the caller's rollback restores the old bytes */
@@ -898,7 +1037,6 @@ static int chk_patch_one(struct chk_store *st, const struct proto_patch_req *q,
 out_abort:
 	mdb_txn_abort(txn);
 out_free:
-	free(buf);
 	free(old);
 	free(nw);
 	return rc;

@@ -15,7 +15,8 @@
  * version is more than --max-skew-ms ahead of the daemon's wall clock is
  * refused with PROTO_ST_SKEW, and its reply ARGS are a proto_write_rep whose
  * stored.hlc is the daemon's clock (writer 0). In --sync commit mode the
- * writer also syncs at least every CHK_SYNC_INTERVAL_MS after writes. A
+ * writer also starts a sync at least every CHK_SYNC_INTERVAL_MS after
+ * writes, which the store's sync thread runs while the writer goes on. A
  * failed sync is fatal for the store: writes are refused with PROTO_ST_IO
  * from then on (never retried), reads go on.
  */
@@ -31,6 +32,7 @@
 #include "proto/status.h"
 
 #define CHK_MARKS_MAX 64
+#define CHK_SYNC_RETRY_MS 20 /* the periodic sync found the last one still running */
 
 struct chk_wslot {
 	struct proto_zmsg m;
@@ -169,6 +171,28 @@ static int chk_do_sync(struct chk_wstate *ws)
 	ws->last_sync_ms = proto_wall_ms();
 	ws->n_syncs++;
 	return 0;
+}
+
+/*
+ * The periodic sync in commit mode: handed to the store's sync thread, not
+ * waited for. When one is still running, try again soon.
+ */
+static void chk_start_sync(struct chk_wstate *ws)
+{
+	int rc = chk_store_sync_start(ws->d->store);
+
+	if (rc < 0) {
+		qlog_err("store sync failed: %s; refusing writes from now on", strerror(-rc));
+		ws->failed = true;
+		return;
+	}
+	ws->last_sync_ms = proto_wall_ms();
+	if (rc > 0) {
+		ws->last_sync_ms -= CHK_SYNC_INTERVAL_MS - CHK_SYNC_RETRY_MS;
+		return; /* still dirty */
+	}
+	ws->dirty = false;
+	ws->n_syncs++;
 }
 
 /* Apply the gathered batch, commit, sync if asked, then answer everything. */
@@ -323,7 +347,7 @@ void *chk_writer_main(void *arg)
 			chk_run_batch(ws);
 		if (d->o.sync == CHK_SYNC_COMMIT && ws->dirty && !ws->failed &&
 		    proto_wall_ms() >= ws->last_sync_ms + CHK_SYNC_INTERVAL_MS)
-			chk_do_sync(ws);
+			chk_start_sync(ws);
 	}
 	if (ws->dirty && !ws->failed)
 		chk_do_sync(ws);	/* a clean stop leaves nothing unsynced */

@@ -164,6 +164,7 @@ struct qfs_daemon_info {
 	bool hello;		/* answered a HELLO at least once */
 	bool suspect;		/* RPCs to it fail at once with -EHOSTDOWN */
 	bool auth_failed;	/* CURVE handshake refused */
+	uint32_t handshake_err;	/* ZMQ_PROTOCOL_ERROR_* of the last failed handshake, 0 = none */
 	uint32_t store_flags;	/* PROTO_STORE_* from the last HELLO */
 	uint64_t boot;		/* boot verifier from the last HELLO */
 	uint64_t clock;		/* daemon hlc at the last HELLO */

@@ -13,6 +13,13 @@
  * the in-flight list) -> completed by its reply, its deadline, or the
  * daemon turning suspect. Each step checks the deadline; the poll timeout is
  * the nearest deadline or probe time, so nothing waits past its deadline.
+ *
+ * CURVE: a daemon with a public_key gets a CURVE client socket with our key
+ * pair (proto_keyfile_read: the secret key file must be mode 0600). A
+ * refused handshake (the daemon's ZAP handler did not list our key, or one
+ * side speaks plaintext) shows up on the socket monitor; the daemon turns
+ * suspect at once, so its RPCs fail fast instead of waiting for a
+ * connection that never comes, and qfs_engine_refusal() says why.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,6 +32,7 @@
 #include <zmq.h>
 
 #include "fs/engine.h"
+#include "proto/keyfile.h"
 #include "proto/log.h"
 #include "proto/status.h"
 #include "proto/zmsg.h"
@@ -406,6 +414,46 @@ static void qfs_eng_recv(struct qfs_engine *e, int i)
 	}
 }
 
+/*
+ * Handshake failures without a ZMTP error code (ZMQ_EVENT_HANDSHAKE_FAILED_
+ * NO_DETAIL: the daemon closed the connection mid-handshake, which is what a
+ * CURVE daemon does to a plaintext client, and a daemon does to a CURVE
+ * client that used the wrong server key), kept in info.handshake_err beside
+ * the ZMQ_PROTOCOL_ERROR_* codes (which are all >= 0x10000000).
+ */
+#define QFS_ENG_HS_CLOSED_PLAIN 1u
+#define QFS_ENG_HS_CLOSED_CURVE 2u
+
+/* What a ZMTP handshake error means for an administrator; NULL if nothing useful. */
+static const char *qfs_eng_hs_reason(uint32_t err)
+{
+	switch (err) {
+	case QFS_ENG_HS_CLOSED_PLAIN:
+		return "closed the connection during the handshake: it probably requires "
+		       "CURVE (give it a public_key in the config and the client a key pair "
+		       "in [client])";
+	case QFS_ENG_HS_CLOSED_CURVE:
+		return "closed the connection during the CURVE handshake: check that the "
+		       "public_key configured for it matches its --curve-secret";
+	case ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+		return "speaks another security mechanism: one side uses CURVE and the other "
+		       "plaintext (check its public_key in the config and its --curve-secret)";
+	case ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC:
+	case ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE:
+		return "failed the CURVE handshake: check that the public_key configured for "
+		       "it matches its --curve-secret";
+	default:
+		return NULL;
+	}
+}
+
+const char *qfs_engine_refusal(const struct qfs_daemon_info *info)
+{
+	if (info->auth_failed)
+		return "refused our CURVE key (not in its allow-list)";
+	return qfs_eng_hs_reason(info->handshake_err);
+}
+
 /* Socket monitor events: connection state and authentication failures. */
 static void qfs_eng_monitor(struct qfs_engine *e, int i)
 {
@@ -414,6 +462,8 @@ static void qfs_eng_monitor(struct qfs_engine *e, int i)
 	for (;;) {
 		zmq_msg_t ev, ep;
 		uint16_t event;
+		uint32_t value;
+		bool was_refused;
 
 		zmq_msg_init(&ev);
 		if (zmq_msg_recv(&ev, d->mon, ZMQ_DONTWAIT) < 0) {
@@ -425,6 +475,9 @@ static void qfs_eng_monitor(struct qfs_engine *e, int i)
 			continue;
 		}
 		memcpy(&event, zmq_msg_data(&ev), sizeof(event));
+		memcpy(&value, (char *)zmq_msg_data(&ev) + sizeof(event), sizeof(value));
+		qlog_debug("daemon %s: socket event 0x%x value 0x%x", qfs_eng_name(e, i), event,
+			   value);
 		zmq_msg_close(&ev);
 		zmq_msg_init(&ep);
 		zmq_msg_recv(&ep, d->mon, 0);	/* the endpoint frame always follows */
@@ -435,21 +488,35 @@ static void qfs_eng_monitor(struct qfs_engine *e, int i)
 			d->connected = true;
 			pthread_mutex_lock(&e->info_lock);
 			d->info.auth_failed = false;
+			d->info.handshake_err = 0;
 			pthread_mutex_unlock(&e->info_lock);
 			d->next_probe = qfs_now_ns(); /* a suspect is probed at once */
 			qfs_eng_pump(e, i, qfs_now_ns());
 			break;
 		case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-			qlog_err("daemon %s refused our CURVE key (not in its allow-list)",
-				 qfs_eng_name(e, i));
+			/* ZeroMQ reconnects and is refused again: say it once */
 			pthread_mutex_lock(&e->info_lock);
+			was_refused = d->info.auth_failed;
 			d->info.auth_failed = true;
 			pthread_mutex_unlock(&e->info_lock);
+			if (!was_refused)
+				qlog_err("daemon %s refused our CURVE key (not in its allow-list): "
+					 "add our public key to its --allow file and send it SIGHUP",
+					 qfs_eng_name(e, i));
 			d->connected = false;
 			qfs_eng_mark_suspect(e, i, "authentication refused");
 			break;
-		case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
 		case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+			value = e->cl->daemons[i].public_key[0] ? QFS_ENG_HS_CLOSED_CURVE
+								  : QFS_ENG_HS_CLOSED_PLAIN;
+			/* fall through */
+		case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+			pthread_mutex_lock(&e->info_lock);
+			was_refused = d->info.handshake_err == value;
+			d->info.handshake_err = value;
+			pthread_mutex_unlock(&e->info_lock);
+			if (!was_refused && qfs_eng_hs_reason(value))
+				qlog_err("daemon %s %s", qfs_eng_name(e, i), qfs_eng_hs_reason(value));
 			d->connected = false;
 			qfs_eng_mark_suspect(e, i, "handshake failed");
 			break;
@@ -716,25 +783,40 @@ static const struct qfs_transport_ops qfs_eng_ops = {
 
 /* ---- setup ---- */
 
-/* Read a Z85 key (40 characters, surrounding whitespace ignored) from @path. */
-static int qfs_eng_read_key(const char *path, char key[QFS_KEY_Z85_LEN + 1])
+/*
+ * Read the client key pair named by [client] for a cluster whose daemons
+ * use CURVE: both files must be set, the secret one private (0600), and the
+ * public key must be the one that belongs to the secret key. Returns 0 or
+ * -errno with a message in @err.
+ */
+static int qfs_eng_client_keys(const struct qfs_cluster *cl, char pub[QFS_KEY_Z85_LEN + 1],
+			       char sec[QFS_KEY_Z85_LEN + 1], char *err, size_t errlen)
 {
-	char buf[256];
-	size_t n, s = 0;
-	FILE *f;
+	char derived[QFS_KEY_Z85_LEN + 1], why[768];
+	int rc;
 
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	while (s < n && (buf[s] == ' ' || buf[s] == '\t' || buf[s] == '\n' || buf[s] == '\r'))
-		s++;
-	if (n - s < QFS_KEY_Z85_LEN)
+	if (!cl->client_public_key_file[0] || !cl->client_secret_key_file[0]) {
+		snprintf(err, errlen,
+			 "%s: the daemons have a public_key (CURVE) but [client] names no key "
+			 "pair: make one with 'qfs keygen NAME' and set public_key_file and "
+			 "secret_key_file in [client]",
+			 cl->path);
 		return -EINVAL;
-	memcpy(key, buf + s, QFS_KEY_Z85_LEN);
-	key[QFS_KEY_Z85_LEN] = '\0';
+	}
+	rc = proto_keyfile_read(cl->client_secret_key_file, true, sec, why, sizeof(why));
+	if (!rc)
+		rc = proto_keyfile_read(cl->client_public_key_file, false, pub, why, sizeof(why));
+	if (rc) {
+		snprintf(err, errlen, "%s: [client] %s", cl->path, why);
+		return rc;
+	}
+	if (zmq_curve_public(derived, sec) < 0 || strcmp(derived, pub)) {
+		snprintf(err, errlen,
+			 "%s: [client] public_key_file %s does not belong to secret_key_file %s "
+			 "(use the .pub and .key written together by 'qfs keygen')",
+			 cl->path, cl->client_public_key_file, cl->client_secret_key_file);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -810,15 +892,9 @@ int qfs_engine_open(const struct qfs_cluster *cl, struct qfs_transport **out, ch
 	for (int i = 0; i < nd; i++)
 		curve |= cl->daemons[i].public_key[0] != '\0';
 	if (curve) {
-		rc = qfs_eng_read_key(cl->client_public_key_file, pub);
-		if (!rc)
-			rc = qfs_eng_read_key(cl->client_secret_key_file, sec);
+		rc = qfs_eng_client_keys(cl, pub, sec, err, errlen);
 		if (rc) {
-			snprintf(err, errlen,
-				 "%s: daemons use CURVE but the client key files (%s, %s) are "
-				 "unreadable: %s",
-				 cl->path, cl->client_public_key_file, cl->client_secret_key_file,
-				 strerror(-rc));
+			memset(sec, 0, sizeof(sec));
 			return rc;
 		}
 	}

@@ -30,12 +30,21 @@
 
 /*
  * Create the sockets for every daemon of @cl (CURVE when the daemon has a
- * public key; the client key pair is read from the configured files) and
+ * public key; the client key pair is read from the configured files, which
+ * must be set, the secret one mode 0600, or -EINVAL / -EPERM) and
  * start the engine thread. Connections are made in the background. Returns
  * 0 and the transport in *out (closed through its ops), or -errno with a
  * message in @err.
  */
 int qfs_engine_open(const struct qfs_cluster *cl, struct qfs_transport **out, char *err,
 		    size_t errlen);
+
+/*
+ * Why daemon with transport state @info refuses us at the security layer
+ * ("refused our CURVE key (not in its allow-list)", a CURVE/plaintext
+ * mismatch, a CURVE key that does not match), or NULL when it does not.
+ * The string is static.
+ */
+const char *qfs_engine_refusal(const struct qfs_daemon_info *info);
 
 #endif

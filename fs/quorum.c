@@ -261,9 +261,35 @@ static void qfs_q_msg(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /*
+ * Append "; daemon NAME REASON" to @buf for every daemon that refuses us at
+ * the security layer (CURVE key not listed, CURVE/plaintext mismatch), so
+ * that an open that fails for that reason says so instead of "timeout".
+ */
+static void qfs_q_refusals(struct qfs_quorum *q, char *buf, size_t size)
+{
+	size_t len = strlen(buf);
+
+	for (int i = 0; i < q->cl->ndaemons && len < size; i++) {
+		struct qfs_daemon_info info;
+		const char *why;
+		int n;
+
+		q->t->ops->info(q->t, i, &info);
+		why = qfs_engine_refusal(&info);
+		if (!why)
+			continue;
+		n = snprintf(buf + len, size - len, "; daemon %s %s", q->cl->daemons[i].name, why);
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+}
+
+/*
  * HELLO every daemon within the deadline, absorb their clocks, refuse when
  * our wall clock is outside an answering daemon's skew bound, and learn
- * whether a volume exists. Returns 0, -ETIME or -EIO (fewer than W answer).
+ * whether a volume exists. Returns 0, -ETIME, -EACCES (fewer than W answer
+ * and some refused our CURVE key; the message names them) or -EIO.
  */
 static int qfs_q_hello_all(struct qfs_quorum *q, char *err, size_t errlen)
 {
@@ -333,9 +359,12 @@ static int qfs_q_hello_all(struct qfs_quorum *q, char *err, size_t errlen)
 	if (rc)
 		goto out_put;
 	if ((unsigned)answered < q->w) {
-		qfs_q_msg(err, errlen, "only %d of %d daemons answered hello (write quorum %u)",
-			  answered, nd, q->w);
-		rc = -EIO;
+		char why[768] = "";
+
+		qfs_q_refusals(q, why, sizeof(why));
+		qfs_q_msg(err, errlen, "only %d of %d daemons answered hello (write quorum %u)%s",
+			  answered, nd, q->w, why);
+		rc = why[0] ? -EACCES : -EIO;
 		goto out_put;
 	}
 	if (answered < nd)
@@ -596,7 +625,8 @@ int qfs_quorum_space(struct qfs_quorum *q, struct qfs_space *sp)
 			continue;
 		answered++;
 		records += st.records;
-		/* daemons sharing a filesystem share its bytes: count it once */
+		used += st.used;	/* each store's own bytes, wherever it lives */
+		/* daemons sharing a filesystem share its free space: count it once */
 		for (int j = 0; j < nfs; j++)
 			seen |= fsids[j] == st.fs_id;
 		if (seen)
@@ -606,7 +636,6 @@ int qfs_quorum_space(struct qfs_quorum *q, struct qfs_space *sp)
 		if (avail > st.fs_free)
 			avail = st.fs_free;
 		total += st.capacity;
-		used += st.used;
 		free_b += avail;
 	}
 	pthread_mutex_unlock(&c->lock);

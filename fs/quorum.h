@@ -40,7 +40,9 @@ struct qfs_quorum_opts {
  * check clock skew against each answering daemon and learn the volume.
  * Returns 0, or -errno with a message in @err: -ETIME (our clock is outside
  * a daemon's skew bound; the message gives both clocks), -EIO (fewer than W
- * daemons answer), -ENOENT (need_volume and no superblock).
+ * daemons answer), -EACCES (fewer than W answer and some refused our CURVE
+ * key: the message names each and why), -ENOENT (need_volume and no
+ * superblock).
  */
 int qfs_quorum_open(const struct qfs_cluster *cl, const struct qfs_quorum_opts *opts,
 		    struct qfs_quorum **out, char *err, size_t errlen);
@@ -158,10 +160,86 @@ int qfs_quorum_replicas(struct qfs_quorum *q, const struct proto_key *key,
 int qfs_quorum_sync_all(struct qfs_quorum *q);
 
 /* Cluster capacity for statfs: usable bytes = raw / N (daemons that share a
- * filesystem, same fs_id, counted once). */
+ * filesystem, same fs_id, counted once for total and free; used is every
+ * store's own bytes, summed, / N). */
 struct qfs_space {
 	uint64_t total, free, used, records;
 };
 int qfs_quorum_space(struct qfs_quorum *q, struct qfs_space *sp);
+
+/* ---- administration: `qfs status` and `qfs layout` (fs/quorum_admin.c) ---- */
+
+struct qfs_transport;
+
+/* What one daemon answered to qfs_quorum_probe(). */
+struct qfs_daemon_report {
+	/*
+	 * 0: it answered HELLO. Else why not: -ETIMEDOUT (no answer before
+	 * the deadline: host down, firewall, daemon hung), -EHOSTDOWN (no
+	 * connection: nothing listens there), -EACCES (CURVE handshake
+	 * refused: wrong key), -EPROTO (HELLO refused; @status says why),
+	 * -EBADMSG (malformed reply).
+	 */
+	int err;
+	uint16_t status;	      /* wire status of a refused HELLO */
+	const char *refusal;	      /* -EACCES: why, static (qfs_engine_refusal) */
+	double latency_ms;	      /* HELLO round trip once connected; < 0: unknown */
+	struct proto_hello_rep hello; /* when err == 0 */
+	int64_t skew_ms;	      /* daemon clock minus ours, when err == 0 */
+	bool rebuilding;	      /* NOVOLUME while another daemon has the volume */
+	int stat_err;		      /* 0 (@stat valid), -ETIMEDOUT, -EPROTO, -EBADMSG */
+	struct proto_stat_rep stat;
+	uint64_t free_bytes;	      /* min(capacity - used, fs_free), when stat_err == 0 */
+};
+
+/*
+ * Ask every daemon of @cl for HELLO, then (once it answered) for a second
+ * HELLO, whose round trip is the latency, and STAT; all within one
+ * deadline of @timeout_ms (0: the config's), so an unreachable endpoint
+ * never makes it wait longer. Needs no quorum and no volume: it works on a
+ * cluster that is half down. Fills @out[cl->ndaemons]. Returns 0 (each
+ * entry says how its daemon fared), or -errno with a message in @err when
+ * the sockets cannot be set up (e.g. unreadable key files).
+ */
+int qfs_quorum_probe(const struct qfs_cluster *cl, unsigned timeout_ms,
+		     struct qfs_daemon_report *out, char *err, size_t errlen);
+
+/* qfs_quorum_probe() over @t (unit tests); @t stays the caller's. */
+int qfs_quorum_probe_transport(const struct qfs_cluster *cl, struct qfs_transport *t,
+			       unsigned timeout_ms, struct qfs_daemon_report *out);
+
+/* Which parts of the ring have a write and a read quorum. */
+struct qfs_coverage {
+	size_t nranges;		/* ring ranges examined: one per ring point */
+	unsigned min_usable;	/* fewest usable replicas of any range */
+	size_t below_w, below_r; /* ranges with fewer than W / R usable replicas */
+	double below_w_share;	/* fraction of all keys in ranges below W */
+	double below_r_share;	/* fraction of all keys in ranges below R */
+};
+
+/*
+ * For every range of @cl's ring (placement changes only at ring points),
+ * count the usable replicas among its N (usable[i]: daemon i answered and
+ * is not rebuilding) against cl->w and cl->r. Pure: no I/O. Returns 0,
+ * -ENOMEM or -EINVAL (no daemons).
+ */
+int qfs_quorum_coverage(const struct qfs_cluster *cl, const bool *usable,
+			struct qfs_coverage *out);
+
+/* One daemon's place on the ring (qfs layout). */
+struct qfs_layout_row {
+	uint64_t points;      /* ring points it owns */
+	double ring_share;    /* fraction of the token space it is primary for */
+	double replica_share; /* fraction of the token space it holds one of N copies of */
+	double sample_share;  /* fraction of @samples chunk keys it is primary for */
+};
+
+/*
+ * Fill @out[cl->ndaemons] from @cl's ring; @samples chunk keys (of
+ * consecutive inodes and chunk indexes, placed as real chunks are) give
+ * sample_share. Pure. Returns 0, -ENOMEM or -EINVAL.
+ */
+int qfs_quorum_layout(const struct qfs_cluster *cl, uint32_t samples,
+		      struct qfs_layout_row *out);
 
 #endif

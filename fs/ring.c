@@ -134,3 +134,14 @@ int qfs_ring_place(const struct qfs_ring *ring, uint64_t token, int *out, int n)
 	}
 	return filled;
 }
+
+size_t qfs_ring_npoints(const struct qfs_ring *ring)
+{
+	return ring->npoints;
+}
+
+int qfs_ring_point(const struct qfs_ring *ring, size_t i, uint64_t *token)
+{
+	*token = ring->points[i].token;
+	return (int)ring->points[i].daemon;
+}

@@ -10,6 +10,7 @@
 #ifndef QFS_FS_RING_H
 #define QFS_FS_RING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fs/config.h"
@@ -28,5 +29,17 @@ void qfs_ring_free(struct qfs_ring *ring); /* NULL is a no-op */
  * preference order for @token. Returns the number filled: min(n, ndaemons).
  */
 int qfs_ring_place(const struct qfs_ring *ring, uint64_t token, int *out, int n);
+
+/* Number of points on the ring (tools: layout and quorum coverage). */
+size_t qfs_ring_npoints(const struct qfs_ring *ring);
+
+/*
+ * Point @i (0 <= i < qfs_ring_npoints) in ring order: its token in *token,
+ * and the daemon index it belongs to as the return value. Keys whose token
+ * lies in (token of point i-1, token of point i] (wrapping) all have the
+ * preference list of point i's token, so walking the points visits every
+ * distinct placement of the ring.
+ */
+int qfs_ring_point(const struct qfs_ring *ring, size_t i, uint64_t *token);
 
 #endif

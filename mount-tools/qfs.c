@@ -10,6 +10,10 @@
  *   qfs replicas CONFIG PATH|INODE
  *                               what each replica holds of a file's inode
  *                               and chunks, without repairing anything
+ *   qfs status CONFIG [--json]  each daemon's health and space, and whether
+ *                               every part of the ring has W and R usable
+ *                               replicas (exit 1 when a part lacks W)
+ *   qfs layout CONFIG           the ring: points and key share per daemon
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +31,9 @@ static const struct qfs_command commands[] = {
 	{ "sync", qfs_cmd_sync, "qfs sync CONFIG" },
 	{ "df", qfs_cmd_df, "qfs df CONFIG" },
 	{ "replicas", qfs_cmd_replicas, "qfs replicas CONFIG PATH|INODE" },
+	{ "status", qfs_cmd_status, "qfs status CONFIG [--json]" },
+	{ "layout", qfs_cmd_layout, "qfs layout CONFIG" },
+	{ "keygen", qfs_cmd_keygen, "qfs keygen NAME [--dir DIR]" },
 };
 
 static void usage(FILE *out)

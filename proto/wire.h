@@ -43,7 +43,9 @@
 #define PROTO_VALUE_MAX (64u * 1024)	   /* largest non-chunk record value */
 #define PROTO_ARGS_MAX (1024u * 1024)	   /* largest ARGS frame */
 #define PROTO_DATA_MAX PROTO_CHUNK_MAX	   /* largest DATA frame */
-#define PROTO_FRAME_MAX (PROTO_ARGS_MAX + 4096) /* for ZMQ_MAXMSGSIZE */
+/* ZMQ_MAXMSGSIZE: the largest frame (DATA, 4 MiB) plus slack. */
+#define PROTO_FRAME_MAX \
+	((PROTO_DATA_MAX > PROTO_ARGS_MAX ? PROTO_DATA_MAX : PROTO_ARGS_MAX) + 4096)
 
 enum proto_op {
 	PROTO_OP_HELLO = 1,

@@ -3,7 +3,8 @@
 # only those missing. Needs root (or sudo) when something is missing.
 set -e
 PKGS="cmake make gcc clang pkg-config libzmq3-dev liblmdb-dev libxxhash-dev
-libfuse3-dev fuse3 libcmocka-dev libinih-dev fio rsync git iproute2 procps attr"
+libfuse3-dev fuse3 libcmocka-dev libinih-dev libjansson-dev fio rsync git iproute2 procps attr
+jq"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

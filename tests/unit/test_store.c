@@ -4,11 +4,16 @@
  *
  * Each case opens a store in a fresh mkdtemp directory under /tmp and removes
  * it afterwards. Covered: PUT merge (older never replaces newer, INODE
- * registers), range GET, PATCH's four outcomes and chunk creation, LIST/SCAN
- * paging, tombstones freeing bodies, DIGEST, capacity and the reserve,
- * on-disk corruption found by GET and the scrubber, SUPER volume adoption,
- * reopen and wipe identity, batches with failed requests, NONE mode after a
- * kill and after a reboot, and readers racing the writer.
+ * registers), range GET, PATCH's four outcomes and chunk creation, inline
+ * (small) chunks, LIST/SCAN paging, tombstones freeing bodies, DIGEST,
+ * capacity and the reserve, on-disk corruption found by GET and the
+ * scrubber, SUPER volume adoption, reopen and wipe identity, the format
+ * upgrade, batches with failed requests, NONE mode after a kill and after a
+ * reboot, a kill in the middle of in-place PATCHes (the undo journal),
+ * COMMIT mode after a reboot (rolled back to the last sync point, also with
+ * the sync running in the background) and after a kill (nothing lost), and
+ * readers racing the writer. Crashes are a forked child that _exit()s with
+ * the store open; a reboot is the QFS_TEST_BOOT_ID hook of chunkd/store.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +33,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "chunkd/store.h"
 #include "proto/log.h"
@@ -275,10 +281,13 @@ static void test_store_put_get_merge(void **state)
 	only_body(f->dir, after, sizeof(after));
 	assert_string_equal(before, after);
 
-	/* Newer wins, into a new body file; the old one is freed. */
+	/* Newer wins, into a new body file; the old one is freed at the next
+	 * sync point (the last one still names it). */
 	assert_int_equal(put_chunk(f->st, 42, 0, 300, b, 3 * BS, &rep), 0);
 	assert_int_equal(rep.stored.hlc, 300);
 	check_value(f->st, &k, b, 3 * BS, 300);
+	assert_int_equal(count_bodies(f->dir), 2);
+	assert_int_equal(chk_store_sync(f->st), 0);
 	only_body(f->dir, after, sizeof(after));
 	assert_string_not_equal(before, after);
 
@@ -506,6 +515,85 @@ static void test_store_patch_creates(void **state)
 	free(want);
 }
 
+/* Chunks up to CHK_INLINE_MAX (8 KiB) live in the index record, not in a file. */
+static void test_store_inline_chunks(void **state)
+{
+	struct fx *f = *state;
+	struct proto_key k = chunk_key(20, 0), c = chunk_key(20, 1);
+	uint8_t *v = calloc(1, 2 * BS), p[3000], cur[PROTO_KEY_MAX];
+	struct proto_get_rep *gr = malloc(sizeof(*gr));
+	struct proto_write_rep rep;
+	struct proto_version bad_ver;
+	struct proto_key bad_key;
+	uint16_t cur_len = 0;
+	struct proto_meta m;
+	int64_t got, total = 0;
+	bool bad;
+	uint8_t *d;
+	size_t n;
+
+	fill(v, 4096, 30);
+	assert_int_equal(put_chunk(f->st, 20, 0, 10, v, 4096, &rep), 0);
+	assert_int_equal(count_bodies(f->dir), 0);
+	check_value(f->st, &k, v, 4096, 10);
+	assert_int_equal(get_range(f->st, &k, 100, 50, gr, &d, &n), 0);
+	assert_int_equal(n, 4096); /* the whole (only) block */
+	assert_memory_equal(d, v, 4096);
+	free(d);
+
+	/* PATCH inside, and extending up to the limit: still inline */
+	fill(p, sizeof(p), 31);
+	assert_int_equal(patch(f->st, &k, 10, 11, 1000, p, sizeof(p), &rep), 0);
+	memcpy(v + 1000, p, sizeof(p));
+	check_value(f->st, &k, v, 4096, 11);
+	assert_int_equal(patch(f->st, &k, 11, 12, 8192 - 100, p, 100, &rep), 0);
+	memcpy(v + 8192 - 100, p, 100); /* the gap [4096, 8092) reads as zeros */
+	check_value(f->st, &k, v, 8192, 12);
+	assert_int_equal(count_bodies(f->dir), 0);
+
+	/* past it: the chunk moves into a body file */
+	assert_int_equal(patch(f->st, &k, 12, 13, BS + 5, p, sizeof(p), &rep), 0);
+	memcpy(v + BS + 5, p, sizeof(p));
+	check_value(f->st, &k, v, BS + 5 + sizeof(p), 13);
+	assert_int_equal(count_bodies(f->dir), 1);
+
+	/* a small PUT over it is inline again; the file goes at the sync point */
+	fill(v, 100, 32);
+	assert_int_equal(put_chunk(f->st, 20, 0, 20, v, 100, &rep), 0);
+	assert_int_equal(chk_store_sync(f->st), 0);
+	assert_int_equal(count_bodies(f->dir), 0);
+	check_value(f->st, &k, v, 100, 20);
+
+	/* a PATCH over an absent chunk creates it inline */
+	memset(v, 0, 2 * BS);
+	memcpy(v + 50, "abc", 3);
+	assert_int_equal(patch(f->st, &c, 0, 5, 50, "abc", 3, &rep), 0);
+	check_value(f->st, &c, v, 53, 5);
+	assert_int_equal(count_bodies(f->dir), 0);
+
+	/* the scrubber verifies inline chunks too; marking one corrupt keeps
+	 * its bytes, and a PUT of the same version repairs it */
+	while ((got = chk_store_scrub_next(f->st, cur, &cur_len, &bad_key, &bad_ver, &bad)) > 0) {
+		total += got;
+		assert_false(bad);
+	}
+	assert_int_equal(total, 100 + 53);
+	bad_ver = V(5);
+	assert_int_equal(chk_store_mark_corrupt(f->st, &c, &bad_ver), 0);
+	assert_int_equal(chk_store_head(f->st, &c, &m), 0);
+	assert_true(m.flags & PROTO_REC_CORRUPT);
+	assert_int_equal(put_chunk(f->st, 20, 1, 5, v, 53, &rep), 0);
+	check_value(f->st, &c, v, 53, 5);
+
+	/* and they survive a reopen */
+	chk_store_close(f->st);
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	fill(v, 100, 32);
+	check_value(f->st, &k, v, 100, 20);
+	free(gr);
+	free(v);
+}
+
 /* ---- LIST, SCAN ---- */
 
 static void put_dirent(struct chk_store *st, uint64_t dir, const char *name, uint64_t ino,
@@ -668,7 +756,7 @@ static void test_store_tombstone_frees_body(void **state)
 	struct proto_get_rep *rep = malloc(sizeof(*rep));
 	struct proto_stat_rep s;
 	struct proto_meta m;
-	uint8_t v[1000], *d;
+	uint8_t v[10000], *d; /* a body file: past CHK_INLINE_MAX */
 	size_t n;
 
 	fill(v, sizeof(v), 6);
@@ -677,10 +765,12 @@ static void test_store_tombstone_frees_body(void **state)
 	assert_int_equal(chk_store_stat(f->st, &s), 0);
 	assert_int_equal(s.chunks, 1);
 
-	/* An older tombstone loses; a newer one frees the body at once. */
+	/* An older tombstone loses; a newer one frees the body (at the next
+	 * sync point in COMMIT mode). */
 	assert_int_equal(put_tomb(f->st, &k, 5), 0);
 	assert_int_equal(count_bodies(f->dir), 1);
 	assert_int_equal(put_tomb(f->st, &k, 20), 0);
+	assert_int_equal(chk_store_sync(f->st), 0);
 	assert_int_equal(count_bodies(f->dir), 0);
 
 	assert_int_equal(get_range(f->st, &k, 0, PROTO_GET_WHOLE, rep, &d, &n), 0);
@@ -795,6 +885,8 @@ static void test_store_capacity(void **state)
 		struct proto_key t = chunk_key(78, (uint64_t)j);
 
 		assert_int_equal(put_tomb(st, &t, 5), 0);
+		if (j % 20 == 19) /* the daemon's sync timer: index pages are reused */
+			assert_int_equal(chk_store_sync(st), 0);
 	}
 	assert_int_equal(put_tomb(st, &k, 20), 0);
 	assert_int_equal(put_chunk(st, 77, 100, 10, v, 1 << 20, NULL), 0);
@@ -882,7 +974,7 @@ static void test_store_patch_checks_old_block(void **state)
 	struct fx *f = *state;
 	struct proto_key k = chunk_key(13, 0);
 	struct proto_write_rep rep;
-	uint8_t v[1000];
+	uint8_t v[10000]; /* a body file: past CHK_INLINE_MAX */
 	char path[1024];
 	int fd;
 
@@ -996,6 +1088,65 @@ static void test_store_reopen_and_wipe(void **state)
 	assert_int_equal(chk_store_head(f->st, &k, &(struct proto_meta){ 0 }), -ENOENT);
 }
 
+/* Read (@set NULL) or write the "format" word of a closed store's index. */
+static uint8_t index_format(const char *dir, const uint8_t *set)
+{
+	MDB_val k = { .mv_size = 6, .mv_data = "format" }, v;
+	char path[1024];
+	uint8_t fmt = 0;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	snprintf(path, sizeof(path), "%s/index", dir);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, 1ULL << 30), 0);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	if (set) {
+		v.mv_size = 4;
+		v.mv_data = (void *)set;
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_int_equal(v.mv_size, 4);
+	fmt = ((uint8_t *)v.mv_data)[0];
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	return fmt;
+}
+
+/* A format-1 store (no inline chunks) is upgraded at open; unknown formats are refused. */
+static void test_store_format_upgrade(void **state)
+{
+	static const uint8_t v1[4] = { 1 }, v9[4] = { 9 };
+	struct chk_store_opts o = { .dir = NULL, .sync = CHK_SYNC_COMMIT, .map_size = 1ULL << 30 };
+	struct fx *f = *state;
+	struct proto_key k = chunk_key(30, 0);
+	struct chk_store *st;
+	uint8_t v[10000];
+
+	fill(v, sizeof(v), 33);
+	assert_int_equal(put_chunk(f->st, 30, 0, 10, v, sizeof(v), NULL), 0);
+	chk_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(index_format(f->dir, NULL), 2);
+	assert_int_equal(index_format(f->dir, v1), 1);
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	check_value(f->st, &k, v, sizeof(v), 10);
+	chk_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(index_format(f->dir, NULL), 2);
+
+	assert_int_equal(index_format(f->dir, v9), 9);
+	o.dir = f->dir;
+	assert_int_equal(chk_store_open(&o, &st), -EIO);
+	assert_int_equal(index_format(f->dir, v1), 1);
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+}
+
 /* ---- batches ---- */
 
 static void test_store_batch_failure_isolated(void **state)
@@ -1005,7 +1156,7 @@ static void test_store_batch_failure_isolated(void **state)
 	struct proto_key sk;
 	struct proto_write_rep rep;
 	struct proto_wr s1, s2;
-	uint8_t v[3000], w[3000];
+	uint8_t v[9000], w[9000]; /* body files: past CHK_INLINE_MAX */
 
 	fill(v, sizeof(v), 14);
 	fill(w, sizeof(w), 15);
@@ -1044,10 +1195,10 @@ static void test_store_map_full_undoes_patch(void **state)
 {
 	struct fx *f = *state;
 	struct chk_store_opts o = { .dir = f->dir, .sync = CHK_SYNC_COMMIT,
-				    .map_size = 256 * 1024 };
+				    .map_size = 512 * 1024 };
 	struct proto_key k0 = chunk_key(700, 0), k, x;
 	struct proto_write_rep rep;
-	uint8_t v[8000], w[8000], p[3000], big[4000];
+	uint8_t v[9000], w[9000], p[3000], big[4000]; /* chunks in body files */
 	char name[32];
 	int i, rc = 0;
 
@@ -1058,9 +1209,13 @@ static void test_store_map_full_undoes_patch(void **state)
 	fill(v, sizeof(v), 18);
 	fill(p, sizeof(p), 19);
 	fill(big, sizeof(big), 20);
-	/* Enough chunk records to span several index pages. */
-	for (i = 0; i < 100; i++)
+	/* Enough chunk records to span several index pages; synced now and then
+	 * like the daemon does, or the pinned sync point keeps every old page. */
+	for (i = 0; i < 100; i++) {
 		assert_int_equal(put_chunk(f->st, 700, (uint64_t)i, 10, v, sizeof(v), NULL), 0);
+		if (i % 10 == 9)
+			assert_int_equal(chk_store_sync(f->st), 0);
+	}
 
 	/* One batch: a patch that fits, then fill the map, then patches that cannot. */
 	assert_int_equal(chk_store_batch_begin(f->st), 0);
@@ -1101,7 +1256,7 @@ static void test_store_map_full_undoes_patch(void **state)
 static void test_store_none_mode(void **state)
 {
 	struct fx *f = *state;
-	uint8_t sid1[PROTO_ID_LEN], sid2[PROTO_ID_LEN], vid[PROTO_ID_LEN], v[2000];
+	uint8_t sid1[PROTO_ID_LEN], sid2[PROTO_ID_LEN], vid[PROTO_ID_LEN], v[10000];
 	struct proto_key k = chunk_key(500, 0);
 	char path[1024];
 	uint32_t flags;
@@ -1167,6 +1322,377 @@ static void test_store_none_mode(void **state)
 	fclose(fp);
 	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
 	check_value(f->st, &k, v, sizeof(v), 10);
+}
+
+/* ---- crashes: kill -9 and power loss ---- */
+
+/* Run @fn(@dir, @mode, @arg) in a child that ends with _exit(), never closing
+ * the store: what a kill -9 leaves (the page cache keeps every write). */
+static void run_killed(const char *dir, enum chk_sync_mode mode,
+		       int (*fn)(struct chk_store *st, void *arg), void *arg)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct chk_store_opts o = { .dir = dir, .sync = mode, .map_size = 1ULL << 30 };
+		struct chk_store *st;
+
+		if (chk_store_open(&o, &st))
+			_exit(2);
+		_exit(fn(st, arg) ? 1 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+#define KP_LEN (3 * BS + 100)
+
+static int kill_mid_patch_child(struct chk_store *st, void *arg)
+{
+	struct proto_key a = chunk_key(950, 0), b = chunk_key(950, 1);
+	uint8_t *v = malloc(KP_LEN), p[4096];
+	struct proto_write_rep rep;
+	int rc = 0;
+
+	(void)arg;
+	fill(v, KP_LEN, 40);
+	rc |= put_chunk(st, 950, 0, 10, v, KP_LEN, NULL);
+	fill(v, KP_LEN, 41);
+	rc |= put_chunk(st, 950, 1, 10, v, KP_LEN, NULL);
+	/* b: a patch that commits (acknowledged) */
+	fill(p, sizeof(p), 42);
+	rc |= patch(st, &b, 10, 11, 2 * BS - 7, p, sizeof(p), &rep);
+	/* a: a batch of in-place writes that never commits: across a block
+	 * boundary, over it again, and past the end (the file grows) */
+	rc |= chk_store_batch_begin(st);
+	fill(p, sizeof(p), 43);
+	rc |= patch(st, &a, 10, 11, BS - 100, p, sizeof(p), &rep);
+	fill(p, sizeof(p), 44);
+	rc |= patch(st, &a, 11, 12, BS - 50, p, 200, &rep);
+	rc |= patch(st, &a, 12, 13, KP_LEN + 5000, p, 300, &rep);
+	free(v);
+	return rc; /* the batch is never committed */
+}
+
+/*
+ * kill -9 after in-place PATCH bytes reached the body file but before their
+ * batch committed: the acknowledged version must read back exactly, not as
+ * corrupt (the undo journal puts the old bytes back at open). In every mode.
+ */
+static void test_store_kill_mid_patch(void **state)
+{
+	static const enum chk_sync_mode modes[] = { CHK_SYNC_COMMIT, CHK_SYNC_ALWAYS,
+						    CHK_SYNC_NONE };
+	struct fx *f = *state;
+	struct proto_key a = chunk_key(950, 0), b = chunk_key(950, 1);
+	uint8_t *v = malloc(KP_LEN + 20), p[4096];
+	struct proto_write_rep rep;
+	struct proto_meta m;
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		chk_store_close(f->st);
+		f->st = NULL;
+		rm_tree(f->dir);
+		run_killed(f->dir, modes[i], kill_mid_patch_child, NULL);
+
+		f->st = open_store(f->dir, modes[i], 0);
+		fill(v, KP_LEN, 40);
+		check_value(f->st, &a, v, KP_LEN, 10);
+		assert_int_equal(chk_store_head(f->st, &a, &m), 0);
+		assert_false(m.flags & PROTO_REC_CORRUPT);
+		fill(v, KP_LEN, 41);
+		fill(p, sizeof(p), 42);
+		memcpy(v + 2 * BS - 7, p, sizeof(p));
+		check_value(f->st, &b, v, KP_LEN, 11);
+		assert_int_equal(chk_store_head(f->st, &b, &m), 0);
+		assert_false(m.flags & PROTO_REC_CORRUPT);
+
+		/* the body was cut back to its length: a gap reads as zeros */
+		fill(v, KP_LEN, 40);
+		memset(v + KP_LEN, 0, 10);
+		memcpy(v + KP_LEN + 10, "tail!", 5);
+		assert_int_equal(patch(f->st, &a, 10, 14, KP_LEN + 10, "tail!", 5, &rep), 0);
+		check_value(f->st, &a, v, KP_LEN + 15, 14);
+	}
+	free(v);
+}
+
+/* ---- a reboot rolls COMMIT mode back to its last sync point ---- */
+
+#define RB_CHUNKS 8
+#define RB_DIRENTS 5
+#define RB_CHURN 300
+
+static uint32_t rb_len(int i)
+{
+	return (uint32_t)(i + 1) * BS / 2 + 17;
+}
+
+static void rb_dirent_name(char *name, size_t size, char set, int i)
+{
+	snprintf(name, size, "%c%d", set, i);
+}
+
+/* Records A, a sync point, then records B (which overwrite and delete some of A). */
+static int reboot_child(struct chk_store *st, void *arg)
+{
+	uint8_t *v = malloc(5 * BS), p[1000];
+	struct proto_inode in = { .attr_ver = { 5, WRITER }, .mode = 040755 };
+	struct proto_write_rep rep;
+	struct proto_key k;
+	char name[16];
+	int rc = 0;
+
+	(void)arg;
+	/* A */
+	for (int i = 0; i < RB_CHUNKS; i++) {
+		fill(v, rb_len(i), 60 + (unsigned)i);
+		rc |= put_chunk(st, 900, (uint64_t)i, 100 + (uint64_t)i, v, rb_len(i), NULL);
+	}
+	for (int i = 0; i < RB_DIRENTS; i++) {
+		rb_dirent_name(name, sizeof(name), 'a', i);
+		put_dirent(st, 900, name, 1000 + (uint64_t)i, 10);
+	}
+	put_inode(st, 900, &in, &rep);
+	rc |= chk_store_sync(st);
+
+	/* B: new chunks, one patched in place; an A chunk replaced, one deleted */
+	for (int i = 0; i < RB_CHUNKS; i++) {
+		fill(v, rb_len(i), 80 + (unsigned)i);
+		rc |= put_chunk(st, 901, (uint64_t)i, 200, v, rb_len(i), NULL);
+	}
+	k = chunk_key(901, 0);
+	fill(p, sizeof(p), 81);
+	rc |= patch(st, &k, 200, 201, 10, p, sizeof(p), &rep);
+	fill(v, 2 * BS, 82);
+	rc |= put_chunk(st, 900, 0, 500, v, 2 * BS, NULL);
+	k = chunk_key(900, 1);
+	rc |= put_tomb(st, &k, 500);
+	for (int i = 0; i < RB_DIRENTS; i++) {
+		rb_dirent_name(name, sizeof(name), 'b', i);
+		put_dirent(st, 900, name, 2000 + (uint64_t)i, 20);
+	}
+	/* Many small commits that rewrite A's index pages: without the pin,
+	 * LMDB would reuse the pages of the sync point's tree. */
+	for (int j = 0; j < RB_CHURN; j++) {
+		rb_dirent_name(name, sizeof(name), 'a', j % RB_DIRENTS);
+		put_dirent(st, 900, name, 3000 + (uint64_t)j, 30 + (uint64_t)j);
+	}
+	free(v);
+	return rc;
+}
+
+static void check_dirent(struct chk_store *st, uint64_t dir, const char *name, uint64_t ino,
+			 uint64_t hlc)
+{
+	struct proto_get_rep *rep = malloc(sizeof(*rep));
+	struct proto_dirent de;
+	struct proto_key k;
+	uint8_t *d;
+	size_t n;
+
+	assert_int_equal(proto_key_dirent(&k, dir, name, strlen(name)), 0);
+	assert_int_equal(get_range(st, &k, 0, PROTO_GET_WHOLE, rep, &d, &n), 0);
+	assert_int_equal(rep->meta.ver.hlc, hlc);
+	assert_int_equal(proto_dirent_decode(d, n, &de), 0);
+	assert_int_equal(de.ino, ino);
+	free(d);
+	free(rep);
+}
+
+/* SCAN the whole store; GET every key (no corrupt one). Returns the key count. */
+static int scan_and_get_all(struct chk_store *st)
+{
+	struct proto_scan_req *q = calloc(1, sizeof(*q));
+	struct proto_get_rep *gr = malloc(sizeof(*gr));
+	struct proto_entry e;
+	struct proto_rd r;
+	struct proto_wr w;
+	int total = 0, rc;
+	bool more;
+
+	q->max = 5;
+	do {
+		proto_wr_init(&w);
+		assert_int_equal(chk_store_scan(st, q, &w), 0);
+		assert_int_equal(proto_page_begin(&r, w.buf, w.len, &more), 0);
+		while ((rc = proto_page_next(&r, false, &e)) == 1) {
+			uint8_t *d;
+			size_t n;
+
+			assert_false(e.meta.flags & PROTO_REC_CORRUPT);
+			assert_int_equal(get_range(st, &e.key, 0, PROTO_GET_WHOLE, gr, &d, &n), 0);
+			assert_int_equal(gr->meta.ver.hlc, e.meta.ver.hlc);
+			assert_int_equal(n, (e.meta.flags & PROTO_REC_TOMBSTONE) ? 0 : e.meta.len);
+			free(d);
+			q->start_len = (uint16_t)proto_key_encode(&e.key, q->start);
+			total++;
+		}
+		assert_int_equal(rc, 0);
+		q->flags = PROTO_LIST_AFTER;
+		proto_wr_free(&w);
+	} while (more);
+	free(q);
+	free(gr);
+	return total;
+}
+
+static void reboot_case(struct fx *f, bool reboot)
+{
+	uint8_t *v = malloc(5 * BS);
+	struct proto_key k;
+	struct proto_meta m;
+	char name[16], boot[64];
+
+	chk_store_close(f->st);
+	f->st = NULL;
+	rm_tree(f->dir);
+	run_killed(f->dir, CHK_SYNC_COMMIT, reboot_child, NULL);
+
+	if (reboot) { /* test hook of chunkd/store.c: the next open sees another boot */
+		snprintf(boot, sizeof(boot), "test-reboot-%d", (int)getpid());
+		assert_int_equal(setenv("QFS_TEST_BOOT_ID", boot, 1), 0);
+	}
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	unsetenv("QFS_TEST_BOOT_ID");
+
+	if (reboot) {
+		/* exactly A: B's records and bodies are gone */
+		for (int i = 0; i < RB_CHUNKS; i++) {
+			k = chunk_key(900, (uint64_t)i);
+			fill(v, rb_len(i), 60 + (unsigned)i);
+			check_value(f->st, &k, v, rb_len(i), 100 + (uint64_t)i);
+			k = chunk_key(901, (uint64_t)i);
+			assert_int_equal(chk_store_head(f->st, &k, &m), -ENOENT);
+		}
+		for (int i = 0; i < RB_DIRENTS; i++) {
+			rb_dirent_name(name, sizeof(name), 'a', i);
+			check_dirent(f->st, 900, name, 1000 + (uint64_t)i, 10);
+			rb_dirent_name(name, sizeof(name), 'b', i);
+			assert_int_equal(proto_key_dirent(&k, 900, name, strlen(name)), 0);
+			assert_int_equal(chk_store_head(f->st, &k, &m), -ENOENT);
+		}
+		assert_int_equal(scan_and_get_all(f->st), RB_CHUNKS + RB_DIRENTS + 1);
+		assert_int_equal(count_bodies(f->dir), RB_CHUNKS);
+	} else {
+		/* a kill -9 keeps everything, synced or not */
+		k = chunk_key(900, 0);
+		fill(v, 2 * BS, 82);
+		check_value(f->st, &k, v, 2 * BS, 500);
+		k = chunk_key(900, 1);
+		assert_int_equal(chk_store_head(f->st, &k, &m), 0);
+		assert_true(m.flags & PROTO_REC_TOMBSTONE);
+		for (int i = 1; i < RB_CHUNKS; i++) {
+			k = chunk_key(901, (uint64_t)i);
+			fill(v, rb_len(i), 80 + (unsigned)i);
+			check_value(f->st, &k, v, rb_len(i), 200);
+		}
+		for (int i = 0; i < RB_DIRENTS; i++) {
+			int last = RB_CHURN - RB_DIRENTS + i;
+
+			rb_dirent_name(name, sizeof(name), 'a', i);
+			check_dirent(f->st, 900, name, 3000 + (uint64_t)last, 30 + (uint64_t)last);
+			rb_dirent_name(name, sizeof(name), 'b', i);
+			check_dirent(f->st, 900, name, 2000 + (uint64_t)i, 20);
+		}
+		assert_int_equal(scan_and_get_all(f->st), 2 * RB_CHUNKS + 2 * RB_DIRENTS + 1);
+		/* A's two superseded bodies were swept as orphans */
+		assert_int_equal(count_bodies(f->dir), 2 * RB_CHUNKS - 1);
+	}
+
+	/* The store goes on: write, sync, close cleanly, reopen. */
+	fill(v, BS, 90);
+	assert_int_equal(put_chunk(f->st, 902, 0, 700, v, BS, NULL), 0);
+	assert_int_equal(chk_store_sync(f->st), 0);
+	chk_store_close(f->st);
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	k = chunk_key(902, 0);
+	check_value(f->st, &k, v, BS, 700);
+	free(v);
+}
+
+/*
+ * COMMIT mode after a power loss (a reboot: the boot id changed): the index
+ * rolls back to the last sync point, whatever the unsynced commits after it
+ * did to LMDB's pages; bodies written after it are swept; every record left
+ * reads back intact.
+ */
+static void test_store_reboot_rolls_back(void **state)
+{
+	reboot_case(*state, true);
+}
+
+/* The same crash without a reboot (kill -9): nothing is rolled back. */
+static void test_store_kill_keeps_unsynced(void **state)
+{
+	reboot_case(*state, false);
+}
+
+/* Records A, synced in the background; then records B while that runs, and
+ * a background sync of B that the crash may cut short. */
+static int reboot_async_child(struct chk_store *st, void *arg)
+{
+	uint8_t *v = malloc(5 * BS);
+	int rc = 0, i;
+
+	(void)arg;
+	for (i = 0; i < RB_CHUNKS; i++) {
+		fill(v, rb_len(i), 60 + (unsigned)i);
+		rc |= put_chunk(st, 910, (uint64_t)i, 100, v, rb_len(i), NULL);
+	}
+	rc |= chk_store_sync_start(st) < 0;
+	for (i = 0; i < RB_CHUNKS; i++) {
+		fill(v, rb_len(i), 80 + (unsigned)i);
+		rc |= put_chunk(st, 911, (uint64_t)i, 200, v, rb_len(i), NULL);
+		rc |= put_chunk(st, 910, (uint64_t)i, 300, v, rb_len(i), NULL);
+	}
+	/* wait until A's sync point is durable and B's is under way */
+	while ((i = chk_store_sync_start(st)) > 0)
+		usleep(1000);
+	free(v);
+	return rc | (i < 0);
+}
+
+/*
+ * The periodic sync runs in the background while writes go on. After a
+ * reboot the index is exactly one of the sync points: A (B's sync was cut
+ * short) or A and B, never a mix, and every record reads back intact.
+ */
+static void test_store_reboot_async_sync(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *v = malloc(5 * BS);
+	struct proto_key k;
+	struct proto_meta m;
+	char boot[64];
+	bool have_b;
+
+	chk_store_close(f->st);
+	f->st = NULL;
+	rm_tree(f->dir);
+	run_killed(f->dir, CHK_SYNC_COMMIT, reboot_async_child, NULL);
+	snprintf(boot, sizeof(boot), "test-reboot-async-%d", (int)getpid());
+	assert_int_equal(setenv("QFS_TEST_BOOT_ID", boot, 1), 0);
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	unsetenv("QFS_TEST_BOOT_ID");
+
+	k = chunk_key(911, 0);
+	have_b = chk_store_head(f->st, &k, &m) == 0;
+	print_message("rolled back to the sync point of %s\n", have_b ? "A and B" : "A");
+	for (int i = 0; i < RB_CHUNKS; i++) {
+		k = chunk_key(911, (uint64_t)i);
+		assert_int_equal(chk_store_head(f->st, &k, &m), have_b ? 0 : -ENOENT);
+		fill(v, rb_len(i), (have_b ? 80 : 60) + (unsigned)i);
+		k = chunk_key(910, (uint64_t)i);
+		check_value(f->st, &k, v, rb_len(i), have_b ? 300 : 100);
+	}
+	assert_int_equal(scan_and_get_all(f->st), (have_b ? 2 : 1) * RB_CHUNKS);
+	assert_int_equal(count_bodies(f->dir), (have_b ? 2 : 1) * RB_CHUNKS);
+	free(v);
 }
 
 /* ---- readers race the writer ---- */
@@ -1248,6 +1774,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_patch_outcomes, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_patch_creates, fx_setup_always,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_inline_chunks, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_list_paging, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_tombstone_frees_body, fx_setup,
 						fx_teardown),
@@ -1259,11 +1786,19 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_super_volume, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_reopen_and_wipe, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_format_upgrade, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_batch_failure_isolated,
 						fx_setup_always, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_map_full_undoes_patch, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_none_mode, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_kill_mid_patch, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_reboot_rolls_back, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_kill_keeps_unsynced, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_reboot_async_sync, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_readers_race_writer, fx_setup,
 						fx_teardown),
 	};
