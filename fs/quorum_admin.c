@@ -109,7 +109,7 @@ static int qfs_probe_take(struct qfs_call *c, struct qfs_transport *t, struct qf
 		if (!ok) {
 			if (pr[idx].step == QFS_PROBE_CONNECT)
 				qfs_probe_hello_error(t, rpc, d);
-			return 0; /* a lost second HELLO: latency stays unknown */
+			return 0; /* a lost second HELLO: keep the first figure */
 		}
 		if (proto_decode_hello_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &hr)) {
 			if (pr[idx].step == QFS_PROBE_CONNECT)
@@ -124,8 +124,10 @@ static int qfs_probe_take(struct qfs_call *c, struct qfs_transport *t, struct qf
 			d->latency_ms = (double)rtt_ns / 1e6;
 			return 0;
 		}
-		/* connected: the first round trip included the handshake */
-		d->latency_ms = -1;
+		/* connected: the first round trip included the handshake, so a
+		 * second HELLO measures the latency; until it answers (or if it
+		 * is lost under load) the first one is the best figure there is */
+		d->latency_ms = (double)rtt_ns / 1e6;
 		rc = qfs_probe_add(c, pr, clock, pr[idx].daemon, QFS_PROBE_HELLO);
 		if (!rc)
 			rc = qfs_probe_add(c, pr, clock, pr[idx].daemon, QFS_PROBE_STAT);

@@ -50,15 +50,20 @@ start() {
 		echo "the filesystem client is not built yet: daemons only"
 		return 0
 	fi
-	if ! "$BIN/qfs" status "$DEMO/cluster.conf" >/dev/null 2>&1 ||
-		[ ! -f "$DEMO/.formatted" ]; then
-		"$BIN/mkfs.quorumfs" "$DEMO/cluster.conf" && touch "$DEMO/.formatted"
-	fi
+	# mkfs exits 3 when the volume exists: then keep it.
+	rc=0
+	"$BIN/mkfs.quorumfs" "$DEMO/cluster.conf" || rc=$?
+	case $rc in
+	0) ;;
+	3) echo "the demo volume exists: keeping it" ;;
+	*) echo "mkfs.quorumfs failed (see demo/*.log)" >&2; exit 1 ;;
+	esac
 	if mountpoint -q "$MNT"; then
 		echo "already mounted at $MNT"
 	else
 		"$BIN/quorumfs" "$DEMO/cluster.conf" "$MNT"
 		echo "mounted at $MNT — try: cp -r /usr/include/linux mnt/ && ls mnt"
+		echo "cluster health: build/bin/qfs status demo/cluster.conf"
 		echo "stop with: make stop"
 	fi
 }
