@@ -323,11 +323,39 @@ static int delete_xattr_entry(void *arg, const struct proto_entry *e)
 	return qfs_put_simple(fs, &e->key, true, NULL, 0);
 }
 
+/*
+ * Free the chunks of a deleted inode: tombstones in batches that are in
+ * flight together. Best effort: a chunk that cannot be tombstoned now is
+ * garbage for fsck to collect, not a reason to fail the unlink whose name
+ * is already gone. Returns how many could not be freed.
+ */
+static uint64_t free_chunks(struct qfs_fs *fs, uint64_t ino, uint64_t nchunks)
+{
+	struct qfs_batch b;
+	struct proto_key key;
+	uint64_t failed = 0;
+
+	qfs_batch_init(&b);
+	for (uint64_t k = 0; k < nchunks; k++) {
+		proto_key_chunk(&key, ino, k);
+		qfs_batch_add(fs, &b, &key, true, NULL, 0);
+		if (b.n == QFS_PUT_MANY_MAX || k + 1 == nchunks) {
+			int n = b.n;
+
+			if (qfs_batch_run(fs, &b) < 0)
+				failed += (uint64_t)n; /* some of them, at most */
+		}
+	}
+	if (failed)
+		qlog_warn("inode %016llx deleted; up to %llu of its %llu chunks are left for fsck",
+			  (unsigned long long)ino, (unsigned long long)failed,
+			  (unsigned long long)nchunks);
+	return failed;
+}
+
 int qfs_delete_inode(struct qfs_fs *fs, uint64_t ino)
 {
 	struct proto_inode inode, del;
-	struct proto_key key;
-	uint64_t nchunks;
 	bool more;
 	int rc;
 
@@ -336,20 +364,20 @@ int qfs_delete_inode(struct qfs_fs *fs, uint64_t ino)
 		return 0;
 	if (rc < 0)
 		return rc;
-	/* Free the bodies now; chunks of older epochs past EOF go with fsck's GC. */
-	nchunks = (inode.size + fs->chunk_size - 1) / fs->chunk_size;
-	for (uint64_t k = 0; k < nchunks && rc == 0; k++) {
-		proto_key_chunk(&key, ino, k);
-		rc = qfs_put_simple(fs, &key, true, NULL, 0);
-	}
-	if (rc == 0)
-		rc = qfs_quorum_list(fs->q, ino, PROTO_KIND_XATTR, NULL, 0, false, 0,
-				     delete_xattr_entry, fs, &more);
-	if (rc < 0)
-		return rc;
+	/* The inode goes first: once it is deleted nothing can reach its chunks. */
 	memset(&del, 0, sizeof(del));
 	del.del_ver = qfs_quorum_version(fs->q);
-	return qfs_inode_write(fs, ino, &del);
+	rc = qfs_inode_write(fs, ino, &del);
+	qfs_icache_drop(fs, ino);
+	if (rc < 0)
+		return rc;
+	/* Chunks of older epochs past EOF are left to fsck's collection. */
+	free_chunks(fs, ino, (inode.size + fs->chunk_size - 1) / fs->chunk_size);
+	if (qfs_quorum_list(fs->q, ino, PROTO_KIND_XATTR, NULL, 0, false, 0, delete_xattr_entry,
+			    fs, &more) < 0)
+		qlog_warn("inode %016llx deleted; its xattrs are left for fsck",
+			  (unsigned long long)ino);
+	return 0;
 }
 
 /* Remove the last trace of @ino after its LINK went: delete or defer. */
