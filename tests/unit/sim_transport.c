@@ -11,10 +11,12 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "fs/config.h"
 #include "proto/status.h"
 #include "tests/unit/sim_transport.h"
 
@@ -777,4 +779,28 @@ void sim_reset_counts(struct sim *s)
 	for (int i = 0; i < s->n; i++)
 		memset(s->r[i].counts, 0, sizeof(s->r[i].counts));
 	pthread_mutex_unlock(&s->lock);
+}
+
+struct qfs_cluster *sim_cluster(int nd, unsigned n, unsigned w, unsigned r,
+				unsigned timeout_ms)
+{
+	struct qfs_cluster *cl = calloc(1, sizeof(*cl));
+
+	if (!cl)
+		abort();
+	strcpy(cl->path, "test.conf");
+	cl->n = n;
+	cl->w = w;
+	cl->r = r;
+	cl->timeout_ms = timeout_ms;
+	cl->vnodes = 64;
+	cl->layout_version = 1;
+	cl->ndaemons = nd;
+	for (int i = 0; i < nd; i++) {
+		snprintf(cl->daemons[i].name, sizeof(cl->daemons[i].name), "d%d", i);
+		snprintf(cl->daemons[i].endpoint, sizeof(cl->daemons[i].endpoint),
+			 "tcp://127.0.0.1:%d", 7000 + i);
+		cl->daemons[i].weight = 100;
+	}
+	return cl;
 }

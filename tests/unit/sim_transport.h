@@ -23,6 +23,15 @@
 #include "proto/msg.h"
 
 struct sim;
+struct qfs_cluster;
+
+/*
+ * A cluster config of @nd daemons named d0, d1, ... (tcp endpoints that are
+ * never dialled: the simulator carries the traffic), 64 virtual nodes,
+ * quorums @n/@w/@r and @timeout_ms. Aborts the test on ENOMEM; free() it.
+ */
+struct qfs_cluster *sim_cluster(int nd, unsigned n, unsigned w, unsigned r,
+				unsigned timeout_ms);
 
 /* A simulator of @n replicas; 0 or -ENOMEM. */
 int sim_new(int n, struct sim **out);

@@ -31,28 +31,6 @@ struct fx {
 
 static const struct qfs_cred root_cred = { 0, 0, 022 };
 
-static struct qfs_cluster *make_cluster(void)
-{
-	struct qfs_cluster *cl = calloc(1, sizeof(*cl));
-
-	assert_non_null(cl);
-	strcpy(cl->path, "test.conf");
-	cl->n = 3;
-	cl->w = 2;
-	cl->r = 2;
-	cl->timeout_ms = 2000;
-	cl->vnodes = 64;
-	cl->layout_version = 1;
-	cl->ndaemons = 3;
-	for (int i = 0; i < 3; i++) {
-		snprintf(cl->daemons[i].name, sizeof(cl->daemons[i].name), "d%d", i);
-		snprintf(cl->daemons[i].endpoint, sizeof(cl->daemons[i].endpoint),
-			 "tcp://127.0.0.1:%d", 7000 + i);
-		cl->daemons[i].weight = 100;
-	}
-	return cl;
-}
-
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -60,7 +38,7 @@ static int fx_setup(void **state)
 	char err[256] = "";
 
 	assert_non_null(f);
-	f->cl = make_cluster();
+	f->cl = sim_cluster(3, 3, 2, 2, 2000);
 	assert_int_equal(sim_new(3, &f->s), 0);
 	/* format through a first client, then open two filesystems */
 	assert_int_equal(qfs_quorum_open_transport(f->cl, NULL, sim_transport(f->s), &q, err,

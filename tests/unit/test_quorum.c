@@ -35,33 +35,11 @@ struct fx {
 	struct qfs_ring *ring;
 };
 
-static struct qfs_cluster *make_cluster(int nd, unsigned n, unsigned w, unsigned r)
-{
-	struct qfs_cluster *cl = calloc(1, sizeof(*cl));
-
-	assert_non_null(cl);
-	strcpy(cl->path, "test.conf");
-	cl->n = n;
-	cl->w = w;
-	cl->r = r;
-	cl->timeout_ms = TIMEOUT_MS;
-	cl->vnodes = 64;
-	cl->layout_version = 1;
-	cl->ndaemons = nd;
-	for (int i = 0; i < nd; i++) {
-		snprintf(cl->daemons[i].name, sizeof(cl->daemons[i].name), "d%d", i);
-		snprintf(cl->daemons[i].endpoint, sizeof(cl->daemons[i].endpoint),
-			 "tcp://127.0.0.1:%d", 7000 + i);
-		cl->daemons[i].weight = 100;
-	}
-	return cl;
-}
-
 /* Set up the simulator; open the quorum unless @open is false. */
 static void fx_init(struct fx *f, int nd, unsigned n, unsigned w, unsigned r)
 {
 	memset(f, 0, sizeof(*f));
-	f->cl = make_cluster(nd, n, w, r);
+	f->cl = sim_cluster(nd, n, w, r, TIMEOUT_MS);
 	assert_int_equal(sim_new(nd, &f->s), 0);
 	assert_int_equal(qfs_ring_build(f->cl, &f->ring), 0);
 }

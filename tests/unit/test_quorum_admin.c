@@ -23,31 +23,9 @@
 
 #define TIMEOUT_MS 300
 
-static struct qfs_cluster *make_cluster(int nd, unsigned n, unsigned w, unsigned r)
-{
-	struct qfs_cluster *cl = calloc(1, sizeof(*cl));
-
-	assert_non_null(cl);
-	strcpy(cl->path, "test.conf");
-	cl->n = n;
-	cl->w = w;
-	cl->r = r;
-	cl->timeout_ms = TIMEOUT_MS;
-	cl->vnodes = 64;
-	cl->layout_version = 1;
-	cl->ndaemons = nd;
-	for (int i = 0; i < nd; i++) {
-		snprintf(cl->daemons[i].name, sizeof(cl->daemons[i].name), "d%d", i);
-		snprintf(cl->daemons[i].endpoint, sizeof(cl->daemons[i].endpoint),
-			 "tcp://127.0.0.1:%d", 7000 + i);
-		cl->daemons[i].weight = 100;
-	}
-	return cl;
-}
-
 static void test_quorum_admin_coverage_all_up(void **state)
 {
-	struct qfs_cluster *cl = make_cluster(3, 3, 2, 2);
+	struct qfs_cluster *cl = sim_cluster(3, 3, 2, 2, TIMEOUT_MS);
 	bool usable[3] = { true, true, true };
 	struct qfs_coverage cov;
 
@@ -73,7 +51,7 @@ static void test_quorum_admin_coverage_all_up(void **state)
 /* With 5 daemons and 2 down only some ranges lose W: the share matches sampling. */
 static void test_quorum_admin_coverage_matches_sampling(void **state)
 {
-	struct qfs_cluster *cl = make_cluster(5, 3, 2, 1);
+	struct qfs_cluster *cl = sim_cluster(5, 3, 2, 1, TIMEOUT_MS);
 	bool usable[5] = { true, false, true, false, true };
 	struct qfs_coverage cov;
 	struct qfs_ring *ring;
@@ -101,7 +79,7 @@ static void test_quorum_admin_coverage_matches_sampling(void **state)
 
 static void test_quorum_admin_layout_shares(void **state)
 {
-	struct qfs_cluster *cl = make_cluster(4, 3, 2, 2);
+	struct qfs_cluster *cl = sim_cluster(4, 3, 2, 2, TIMEOUT_MS);
 	struct qfs_layout_row rows[4];
 	double ring = 0, rep = 0, smp = 0;
 
@@ -128,7 +106,7 @@ static void test_quorum_admin_layout_shares(void **state)
 
 static void test_quorum_admin_probe(void **state)
 {
-	struct qfs_cluster *cl = make_cluster(4, 3, 2, 2);
+	struct qfs_cluster *cl = sim_cluster(4, 3, 2, 2, TIMEOUT_MS);
 	struct qfs_daemon_report d[4];
 	struct sim *s;
 	uint64_t t0;
