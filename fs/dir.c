@@ -353,40 +353,64 @@ static uint64_t free_chunks(struct qfs_fs *fs, uint64_t ino, uint64_t nchunks)
 	return failed;
 }
 
-int qfs_delete_inode(struct qfs_fs *fs, uint64_t ino)
+/*
+ * Delete inode @ino as last read (@inode, @xattrs as qfs_icache_xattrs
+ * says: -1 unknown, 0 none): its deletion register and the tombstones of its
+ * chunks go out together in one round trip; its xattrs are looked for only
+ * when it may have some.
+ */
+static int delete_known(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
+			int xattrs)
 {
-	struct proto_inode inode, del;
+	struct proto_inode del;
+	struct qfs_batch b;
 	bool more;
 	int rc;
 
-	rc = qfs_inode_read(fs, ino, &inode, NULL);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return rc;
-	/* The inode goes first: once it is deleted nothing can reach its chunks. */
 	memset(&del, 0, sizeof(del));
 	del.del_ver = qfs_quorum_version(fs->q);
-	rc = qfs_inode_write(fs, ino, &del);
+	qfs_batch_init(&b);
+	qfs_batch_add_inode(&b, ino, &del);
+	rc = qfs_batch_run(fs, &b);
 	qfs_icache_drop(fs, ino);
 	if (rc < 0)
 		return rc;
 	/* Chunks of older epochs past EOF are left to fsck's collection. */
-	free_chunks(fs, ino, (inode.size + fs->chunk_size - 1) / fs->chunk_size);
-	if (qfs_quorum_list(fs->q, ino, PROTO_KIND_XATTR, NULL, 0, false, 0, delete_xattr_entry,
-			    fs, &more) < 0)
+	free_chunks(fs, ino, (inode->size + fs->chunk_size - 1) / fs->chunk_size);
+	if (xattrs != 0 && qfs_quorum_list(fs->q, ino, PROTO_KIND_XATTR, NULL, 0, false, 0,
+					   delete_xattr_entry, fs, &more) < 0)
 		qlog_warn("inode %016llx deleted; its xattrs are left for fsck",
 			  (unsigned long long)ino);
 	return 0;
 }
 
-/* Remove the last trace of @ino after its LINK went: delete or defer. */
-static int drop_link(struct qfs_fs *fs, uint64_t ino)
+int qfs_delete_inode(struct qfs_fs *fs, uint64_t ino)
+{
+	struct proto_inode inode;
+	uint32_t nlink;
+	int rc;
+
+	rc = qfs_inode_read(fs, ino, &inode, &nlink);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	return delete_known(fs, ino, &inode, qfs_icache_xattrs(fs, ino));
+}
+
+/*
+ * @ino lost a link: read it once, and when no link is left delete it now,
+ * or at its last close if this client has it open. *last (may be NULL)
+ * tells whether that was its last link.
+ */
+static int drop_link(struct qfs_fs *fs, uint64_t ino, bool *last)
 {
 	struct proto_inode inode;
 	uint32_t nlink = 0;
 	int rc;
 
+	if (last)
+		*last = false;
 	qfs_icache_drop(fs, ino);
 	rc = qfs_inode_read(fs, ino, &inode, &nlink);
 	if (rc == -ENOENT)
@@ -395,11 +419,13 @@ static int drop_link(struct qfs_fs *fs, uint64_t ino)
 		return rc;
 	if (nlink > 0 && !S_ISDIR(inode.mode))
 		return 0;
+	if (last)
+		*last = true;
 	if (qfs_file_is_open(fs, ino)) {
 		qfs_file_mark_unlinked(fs, ino);
 		return 0;
 	}
-	return qfs_delete_inode(fs, ino);
+	return delete_known(fs, ino, &inode, qfs_icache_xattrs(fs, ino));
 }
 
 int qfs_unlink(struct qfs_fs *fs, uint64_t parent, const char *name, bool *last,
@@ -407,8 +433,6 @@ int qfs_unlink(struct qfs_fs *fs, uint64_t parent, const char *name, bool *last,
 {
 	struct proto_version ver;
 	struct proto_dirent d;
-	uint32_t nlink = 0;
-	struct proto_inode inode;
 	struct qfs_batch b;
 	int rc;
 
@@ -434,9 +458,7 @@ int qfs_unlink(struct qfs_fs *fs, uint64_t parent, const char *name, bool *last,
 	qfs_icache_drop(fs, d.ino);
 	if (rc < 0)
 		return rc;
-	if (qfs_inode_read(fs, d.ino, &inode, &nlink) == 0 && nlink == 0)
-		*last = true;
-	return *last ? drop_link(fs, d.ino) : 0;
+	return drop_link(fs, d.ino, last);
 }
 
 static int find_live(void *arg, const struct proto_entry *e)
@@ -629,7 +651,7 @@ int qfs_rename(struct qfs_fs *fs, uint64_t parent, const char *name, uint64_t ne
 		return rc;
 
 	/* The replaced inode lost a link. */
-	rc = drop_link(fs, dst.ino);
+	rc = drop_link(fs, dst.ino, NULL);
 	if (rc == 0)
 		*replaced_ino = dst.ino;
 	return rc;
