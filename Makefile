@@ -47,7 +47,7 @@ clean:
 # ---- install and package (cmake/Install.cmake, cmake/Packaging.cmake) ----
 PREFIX ?= /usr/local
 DEB_BUILD ?= build-deb
-QFS_PROGRAMS = chunkd quorumfs mkfs.quorumfs qfs
+QFS_PROGRAMS = chunkd quorumfs mkfs.quorumfs fsck.quorumfs qfs
 
 .PHONY: install deb deb-check
 

@@ -1,5 +1,5 @@
 # Install rules (`make install`, `cmake --install BUILD`; DESTDIR is honoured):
-#   sbin: chunkd, mkfs.quorumfs          bin: quorumfs, qfs
+#   sbin: chunkd, mkfs.quorumfs, fsck.quorumfs         bin: quorumfs, qfs
 #   mount.quorumfs into QFS_MOUNT_HELPER_DIR (mount(8) looks in /sbin only)
 #   man pages, docs, examples; /etc/quorumfs/*.example (never a real config);
 #   chunkd@.service into QFS_SYSTEMD_UNIT_DIR.
@@ -20,7 +20,7 @@ set(QFS_MOUNT_HELPER_DIR ${QFS_HELPER_DIR_DEFAULT} CACHE PATH "where mount.quoru
 set(QFS_SYSTEMD_UNIT_DIR ${QFS_UNIT_DIR_DEFAULT} CACHE PATH "where chunkd@.service goes")
 set(QFS_SBINDIR ${CMAKE_INSTALL_FULL_SBINDIR})
 
-install(TARGETS chunkd mkfs.quorumfs RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+install(TARGETS chunkd mkfs.quorumfs fsck.quorumfs RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 install(TARGETS qfs RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 if(TARGET quorumfs)
 	install(TARGETS quorumfs RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -28,7 +28,7 @@ endif()
 install(PROGRAMS ${CMAKE_SOURCE_DIR}/mount-tools/mount.quorumfs DESTINATION ${QFS_MOUNT_HELPER_DIR})
 
 install(FILES docs/man/chunkd.8 docs/man/quorumfs.8 docs/man/mount.quorumfs.8
-	      docs/man/mkfs.quorumfs.8 docs/man/qfs.8
+	      docs/man/mkfs.quorumfs.8 docs/man/fsck.quorumfs.8 docs/man/qfs.8
 	DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES docs/man/quorumfs.conf.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
 

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+/*
+ * quorum_scan.c - per-daemon SCAN cursors, placement and record copies for
+ * fsck.quorumfs (see quorum_scan.h). Every step is one call with one RPC
+ * per daemon asked, under the quorum's timeout_ms.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/quorum_priv.h"
+#include "fs/quorum_scan.h"
+#include "proto/status.h"
+
+/* Errno of a completed (or missing) RPC that was not answered with OK. */
+static int qfs_scan_rpc_err(const struct qfs_rpc *rpc)
+{
+	if (!rpc)
+		return -ETIMEDOUT;
+	if (rpc->err)
+		return rpc->err;
+	if (rpc->status != PROTO_ST_OK)
+		return -proto_st_to_errno(rpc->status);
+	return 0;
+}
+
+/* Read the next entry of the current page into cur->e. 0 or -EBADMSG. */
+static int qfs_scan_read(struct qfs_scan_cur *cur)
+{
+	int rc;
+
+	cur->has = false;
+	if (!cur->c)
+		return 0;
+	rc = proto_page_next(&cur->rd, false, &cur->e);
+	if (rc < 0)
+		return -EBADMSG;
+	if (rc == 0)
+		return 0;
+	cur->has = true;
+	cur->key_len = proto_key_encode(&cur->e.key, cur->key);
+	proto_hlc_observe(&cur->q->clock, cur->e.meta.ver.hlc);
+	return 0;
+}
+
+/* SCAN one page starting after cur->key (or from the start when @first). */
+static int qfs_scan_fetch(struct qfs_scan_cur *cur, bool first)
+{
+	struct qfs_quorum *q = cur->q;
+	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
+	struct proto_scan_req sq;
+	const struct qfs_rpc *rpc;
+	struct qfs_call *c;
+	struct proto_wr w;
+	int rc;
+
+	memset(&sq, 0, sizeof(sq));
+	sq.max = cur->page_max;
+	if (!first) {
+		sq.flags = PROTO_LIST_AFTER;
+		sq.start_len = (uint16_t)cur->key_len;
+		memcpy(sq.start, cur->key, cur->key_len);
+	}
+	rc = qfs_call_new(1, deadline, qfs_accept_reply, NULL, 0, &c);
+	if (rc)
+		return rc;
+	proto_wr_init(&w);
+	proto_encode_scan_req(&w, &sq);
+	rc = qfs_call_add(c, cur->daemon, PROTO_OP_SCAN, true, &w, 0, 0);
+	if (rc < 0)
+		goto out_put;
+	qfs_call_set_need(c, 1);
+	q->t->ops->submit(q->t, c);
+	qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
+	rpc = qfs_call_result(c, 0);
+	rc = qfs_scan_rpc_err(rpc);
+	if (rc)
+		goto out_put;
+	cur->pages++;
+	qfs_call_put(cur->c);
+	cur->c = c;
+	if (proto_page_begin(&cur->rd, rpc->rargs, rpc->rargs_len, &cur->more))
+		return -EBADMSG;
+	return qfs_scan_read(cur);
+out_put:
+	qfs_call_put(c);
+	return rc;
+}
+
+int qfs_scan_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
+		   struct qfs_scan_cur *cur)
+{
+	memset(cur, 0, sizeof(*cur));
+	cur->q = q;
+	cur->daemon = daemon;
+	if (page_max < 1 || page_max > PROTO_LIST_MAX_ENTRIES)
+		page_max = PROTO_LIST_MAX_ENTRIES;
+	cur->page_max = page_max;
+	return qfs_scan_fetch(cur, true);
+}
+
+int qfs_scan_advance(struct qfs_scan_cur *cur)
+{
+	int rc;
+
+	rc = qfs_scan_read(cur);
+	if (rc || cur->has)
+		return rc;
+	/* page used up: cur->key is its last key; ask for what follows */
+	while (cur->more && cur->key_len) {
+		rc = qfs_scan_fetch(cur, false);
+		if (rc || cur->has)
+			return rc;
+	}
+	return 0;
+}
+
+void qfs_scan_end(struct qfs_scan_cur *cur)
+{
+	qfs_call_put(cur->c);
+	cur->c = NULL;
+	cur->has = false;
+}
+
+unsigned qfs_scan_nreplicas(const struct qfs_quorum *q)
+{
+	return q->n;
+}
+
+int qfs_scan_place(const struct qfs_quorum *q, const struct proto_key *key, int *out, int max)
+{
+	int n = (int)q->n < max ? (int)q->n : max;
+
+	return qfs_ring_place(q->ring, proto_key_token(key), out, n);
+}
+
+/* PUT the call's record to @to[nto], wait for every answer, fill @res. */
+static int qfs_scan_put_sums(struct qfs_quorum *q, const struct proto_key *key,
+			     const struct proto_meta *meta, const void *val,
+			     const uint64_t *sums, const int *to, int nto, int *res)
+{
+	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
+	struct qfs_call *c;
+	int rc;
+
+	rc = qfs_q_put_call(meta, meta->len ? val : NULL, nto, deadline, &c);
+	if (rc)
+		return rc;
+	for (int i = 0; i < nto; i++) {
+		rc = qfs_q_put_add(c, key, meta, sums, to[i], true);
+		if (rc < 0) {
+			qfs_call_put(c);
+			return rc;
+		}
+	}
+	qfs_call_set_need(c, (unsigned)nto);
+	q->t->ops->submit(q->t, c);
+	qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
+	for (int i = 0; i < nto; i++) {
+		const struct qfs_rpc *rpc = qfs_call_result(c, i);
+		struct proto_write_rep wr;
+
+		res[i] = qfs_scan_rpc_err(rpc);
+		if (res[i])
+			continue;
+		if (proto_decode_write_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &wr))
+			res[i] = -EBADMSG;
+		else if (proto_version_cmp(&wr.stored, &meta->ver) < 0)
+			res[i] = -EIO;	/* refused without holding anything newer */
+	}
+	qfs_call_put(c);
+	return 0;
+}
+
+int qfs_scan_put_to(struct qfs_quorum *q, const struct proto_key *key,
+		    const struct proto_meta *meta, const void *val, const int *to, int nto,
+		    int *res)
+{
+	uint64_t sums[PROTO_CHUNK_BLOCKS];
+	struct proto_meta m = *meta;
+
+	if (m.len > proto_value_max(key->kind))
+		return -EFBIG;
+	m.sum = proto_value_sums(val, m.len, sums);
+	m.flags &= ~PROTO_REC_CORRUPT;
+	return qfs_scan_put_sums(q, key, &m, val, sums, to, nto, res);
+}
+
+int qfs_scan_copy(struct qfs_quorum *q, const struct proto_key *key,
+		  const struct proto_meta *want, int from, const int *to, int nto, int *res)
+{
+	static const uint64_t no_sums[1];
+	struct proto_meta m = *want;
+	struct qfs_full f;
+	int rc;
+
+	m.flags &= ~PROTO_REC_CORRUPT;
+	if (!m.len || (m.flags & PROTO_REC_TOMBSTONE)) {
+		/* nothing to fetch: the metadata is the whole record */
+		return qfs_scan_put_sums(q, key, &m, NULL, no_sums, to, nto, res);
+	}
+	rc = qfs_q_fetch_whole(q, key, from, qfs_deadline_ms(q->timeout_ms), &f);
+	if (rc)
+		return rc;
+	f.meta.flags &= ~PROTO_REC_CORRUPT;
+	if (proto_lww_cmp(&f.meta, &m) != 0) {
+		qfs_full_free(&f);
+		return -ESTALE;
+	}
+	rc = qfs_scan_put_sums(q, key, &f.meta, f.val, f.sums, to, nto, res);
+	qfs_full_free(&f);
+	return rc;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * quorum_scan.h - per-daemon access for fsck.quorumfs: walk one daemon's
+ * whole store in key order (SCAN pages), the replica list of a key, and
+ * copying a record from one daemon to others (GET whole, then PUT), with
+ * no quorum logic and no merging. Thread-safe as quorum.h; one cursor is
+ * used by one thread at a time.
+ */
+#ifndef QFS_FS_QUORUM_SCAN_H
+#define QFS_FS_QUORUM_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/quorum.h"
+#include "proto/msg.h"
+#include "proto/wire.h"
+
+struct qfs_call;
+
+/*
+ * One daemon's SCAN stream, one page in memory at a time. After
+ * qfs_scan_begin() and each qfs_scan_advance() returning 0, @has says
+ * whether @e (with @key / @key_len its encoded key) is the current entry.
+ */
+struct qfs_scan_cur {
+	struct qfs_quorum *q;
+	int daemon;
+	uint32_t page_max;		/* entries per SCAN page */
+	struct qfs_call *c;		/* owns the current page */
+	struct proto_rd rd;		/* over the page's reply ARGS */
+	bool more;			/* the daemon has entries after this page */
+	bool has;			/* e is valid */
+	struct proto_entry e;
+	uint8_t key[PROTO_KEY_MAX];	/* encoded key of e (or the last one read) */
+	size_t key_len;
+	uint64_t pages;			/* SCAN round trips so far */
+};
+
+/*
+ * Start walking daemon @daemon from its first key, @page_max entries per
+ * page (1..PROTO_LIST_MAX_ENTRIES). Returns 0 (cur->has false: empty
+ * store), -ETIMEDOUT / -EHOSTDOWN (no answer), -EPROTO (refused),
+ * -EBADMSG or -ENOMEM. Call qfs_scan_end() whatever it returns.
+ */
+int qfs_scan_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
+		   struct qfs_scan_cur *cur);
+
+/* Move to the next entry, fetching the next page when this one is used up.
+ * Returns 0 or an errno as qfs_scan_begin(). */
+int qfs_scan_advance(struct qfs_scan_cur *cur);
+
+void qfs_scan_end(struct qfs_scan_cur *cur); /* frees the page; idempotent */
+
+/* Number of replicas per key (N, at most the number of daemons). */
+unsigned qfs_scan_nreplicas(const struct qfs_quorum *q);
+
+/* The N replicas of @key in preference order into @out[max]; returns how many. */
+int qfs_scan_place(const struct qfs_quorum *q, const struct proto_key *key, int *out, int max);
+
+/*
+ * Copy record @key as daemon @from holds it to each daemon of @to[nto]:
+ * GET the whole record from @from (checking every block; skipped for an
+ * empty value or a tombstone, whose metadata @want is enough) and check it
+ * is @want (proto_lww_cmp), then PUT it to all of @to at once. @res[i] gets
+ * 0 (the daemon stored it, or holds something newer), or -errno for
+ * @to[i]. Returns 0 when the record was read (look at @res), -ESTALE (the
+ * source no longer holds @want), -EBADE (the source copy is corrupt),
+ * -ENOENT, -ETIMEDOUT, -EIO, -ENOMEM.
+ */
+int qfs_scan_copy(struct qfs_quorum *q, const struct proto_key *key,
+		  const struct proto_meta *want, int from, const int *to, int nto, int *res);
+
+/*
+ * PUT the record (@meta, @val of meta->len bytes; sums computed here) to
+ * each daemon of @to[nto], waiting for every answer; @res[i] as in
+ * qfs_scan_copy(). Returns 0 or -ENOMEM.
+ */
+int qfs_scan_put_to(struct qfs_quorum *q, const struct proto_key *key,
+		    const struct proto_meta *meta, const void *val, const int *to, int nto,
+		    int *res);
+
+#endif

@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fsck.c - fsck.quorumfs CONFIG [-n | -y] [--json] [--progress | --no-progress]
+ *
+ * The replica pass: every daemon's store is walked with SCAN, one page per
+ * daemon in memory, and the streams are merge-joined in key order (the
+ * smallest current key is examined, then every cursor that showed it
+ * advances), so memory does not grow with the keyspace. For each key, its N
+ * replicas (ring placement) are classified against the newest clean copy
+ * any daemon holds (proto_lww_cmp): ok, missing, stale (older, or an INODE
+ * whose registers differ) or corrupt (CORRUPT flag). Copies held by daemons
+ * outside the key's N replicas are reported as misplaced and left alone.
+ * With -y every missing, stale or corrupt replica gets the newest record:
+ * read whole from a daemon that holds it and PUT (a merge: it can only ever
+ * make a replica newer, so running on a live cluster is safe); an INODE is
+ * read through qfs_quorum_get (which merges every register) and the merged
+ * record PUT to all its replicas.
+ *
+ * Exit codes as fsck(8): 0 clean, 1 errors corrected, 4 errors left
+ * uncorrected, 8 operational error (a daemon did not answer SCAN: nothing
+ * is repaired then), 16 usage. Misplaced copies are reported but do not
+ * change the exit code (they are extra copies, not damage).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/call.h"
+#include "fs/config.h"
+#include "fs/quorum.h"
+#include "fs/quorum_scan.h"
+#include "proto/log.h"
+
+#define FSCK_EXIT_CLEAN 0
+#define FSCK_EXIT_CORRECTED 1
+#define FSCK_EXIT_UNCORRECTED 4
+#define FSCK_EXIT_OPERATIONAL 8
+#define FSCK_EXIT_USAGE 16
+
+#define FSCK_PAGE 1024			/* SCAN entries per page */
+#define FSCK_PROGRESS_NS 200000000ull	/* progress line refresh */
+
+struct fsck_stats {
+	uint64_t keys, replicas_checked;
+	uint64_t missing, stale, corrupt, misplaced;
+	uint64_t repaired, failed, left;	/* left: found and not repaired */
+};
+
+struct fsck {
+	struct qfs_quorum *q;
+	const struct qfs_cluster *cl;
+	bool repair, json, progress;
+	struct qfs_scan_cur cur[QFS_MAX_DAEMONS];
+	int scan_err[QFS_MAX_DAEMONS];	/* 0 or why daemon i's SCAN failed */
+	struct fsck_stats st;
+	uint64_t t0_ns, last_progress_ns;
+};
+
+/* What one replica holds compared with the newest copy. */
+enum fsck_state { FSCK_OK, FSCK_MISSING, FSCK_STALE, FSCK_CORRUPT };
+
+static const char *const fsck_state_name[] = { "ok", "missing", "stale", "corrupt" };
+
+static void fsck_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: fsck.quorumfs CONFIG [-n | -y] [--json] [--progress | --no-progress]\n"
+		"  -n             report only, change nothing (the default)\n"
+		"  -y             repair: write the newest record to every missing, stale\n"
+		"                 or corrupt replica\n"
+		"  --json         print a JSON summary on stdout instead of text\n"
+		"  --no-progress  no progress line on stderr (default: when it is a terminal)\n"
+		"exit: 0 clean, 1 errors corrected, 4 errors left uncorrected,\n"
+		"      8 operational error, 16 usage error\n");
+}
+
+/* Encoded key order: memcmp, then length (as the store orders keys). */
+static int fsck_keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c)
+		return c < 0 ? -1 : 1;
+	return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+static void fsck_progress(struct fsck *f, bool last)
+{
+	uint64_t now = qfs_now_ns();
+	double secs;
+
+	if (!f->progress || (!last && now - f->last_progress_ns < FSCK_PROGRESS_NS))
+		return;
+	f->last_progress_ns = now;
+	secs = (double)(now - f->t0_ns) / 1e9;
+	fprintf(stderr,
+		"\rfsck.quorumfs: %" PRIu64 " keys, %" PRIu64 " missing, %" PRIu64
+		" stale, %" PRIu64 " corrupt, %" PRIu64 " repaired, %.0f keys/s   %s",
+		f->st.keys, f->st.missing, f->st.stale, f->st.corrupt, f->st.repaired,
+		secs > 0 ? (double)f->st.keys / secs : 0.0, last ? "\n" : "");
+	fflush(stderr);
+}
+
+/* One report line (text mode only). */
+static void fsck_say(struct fsck *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fsck_say(struct fsck *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (f->json)
+		return;
+	if (f->progress)
+		fputs("\r\033[K", stderr);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static const char *fsck_ver(const struct proto_meta *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "%016" PRIx64 ".%016" PRIx64 "%s", m->ver.hlc, m->ver.writer,
+		 (m->flags & PROTO_REC_TOMBSTONE) ? "(deleted)" : "");
+	return buf;
+}
+
+/*
+ * Repair an INODE: qfs_quorum_get merges every register of the replicas it
+ * reads (and writes the merge back to W of them); the merged record is then
+ * PUT to all N replicas, which merge it with what they hold.
+ */
+static int fsck_repair_inode(struct fsck *f, const struct proto_key *key, const int *reps,
+			     int n, int *res)
+{
+	struct qfs_rec rec;
+	int rc;
+
+	rc = qfs_quorum_get(f->q, key, 0, PROTO_GET_WHOLE, &rec);
+	if (rc)
+		return rc;
+	rc = qfs_scan_put_to(f->q, key, &rec.meta, rec.val, reps, n, res);
+	qfs_rec_free(&rec);
+	return rc;
+}
+
+/*
+ * Repair a key of an LWW kind: copy @best from the first daemon that holds
+ * it cleanly (replicas first, then misplaced copies) to @bad[nbad].
+ */
+static int fsck_repair_lww(struct fsck *f, const struct proto_key *key,
+			   const struct proto_meta *best, const bool *holds, const int *bad,
+			   int nbad, int *res)
+{
+	int rc = -ENOENT;
+
+	for (int d = 0; d < f->cl->ndaemons; d++) {
+		if (!holds[d])
+			continue;
+		rc = qfs_scan_copy(f->q, key, best, d, bad, nbad, res);
+		if (rc == 0)
+			return 0;
+	}
+	return rc;
+}
+
+/*
+ * Examine one key: @has[d] says whether daemon d showed it, @meta[d] what
+ * it holds. Counts, reports and (with -y) repairs.
+ */
+static void fsck_key(struct fsck *f, const struct proto_key *key, const bool *has,
+		     const struct proto_meta *meta)
+{
+	const struct qfs_cluster *cl = f->cl;
+	int reps[QFS_MAX_REPLICAS], bad[QFS_MAX_REPLICAS], res[QFS_MAX_REPLICAS];
+	enum fsck_state state[QFS_MAX_REPLICAS];
+	bool holds[QFS_MAX_DAEMONS] = { false }, is_rep[QFS_MAX_DAEMONS] = { false };
+	const struct proto_meta *best = NULL;
+	char ks[96], v1[64], v2[64];
+	int n, nbad = 0, rc;
+
+	f->st.keys++;
+	proto_key_str(key, ks, sizeof(ks));
+	for (int d = 0; d < cl->ndaemons; d++) {
+		if (!has[d] || (meta[d].flags & PROTO_REC_CORRUPT))
+			continue;
+		if (!best || proto_lww_cmp(&meta[d], best) > 0)
+			best = &meta[d];
+	}
+	for (int d = 0; best && d < cl->ndaemons; d++)
+		holds[d] = has[d] && !(meta[d].flags & PROTO_REC_CORRUPT) &&
+			   proto_lww_cmp(&meta[d], best) == 0;
+
+	n = qfs_scan_place(f->q, key, reps, QFS_MAX_REPLICAS);
+	for (int i = 0; i < n; i++) {
+		int d = reps[i];
+
+		is_rep[d] = true;
+		f->st.replicas_checked++;
+		if (!has[d]) {
+			state[i] = FSCK_MISSING;
+			f->st.missing++;
+		} else if (meta[d].flags & PROTO_REC_CORRUPT) {
+			state[i] = FSCK_CORRUPT;
+			f->st.corrupt++;
+		} else if (!holds[d]) {
+			state[i] = FSCK_STALE;
+			f->st.stale++;
+		} else {
+			state[i] = FSCK_OK;
+			continue;
+		}
+		bad[nbad++] = d;
+		if (state[i] == FSCK_STALE)
+			fsck_say(f, "%s on %s: stale (holds %s, newest %s)\n", ks,
+				 cl->daemons[d].name, fsck_ver(&meta[d], v1, sizeof(v1)),
+				 fsck_ver(best, v2, sizeof(v2)));
+		else
+			fsck_say(f, "%s on %s: %s\n", ks, cl->daemons[d].name,
+				 fsck_state_name[state[i]]);
+	}
+	for (int d = 0; d < cl->ndaemons; d++) {
+		if (has[d] && !is_rep[d]) {
+			f->st.misplaced++;
+			fsck_say(f, "%s on %s: misplaced (not one of its %d replicas; left in place)\n",
+				 ks, cl->daemons[d].name, n);
+		}
+	}
+	if (!nbad)
+		return;
+	if (!f->repair) {
+		f->st.left += (uint64_t)nbad;
+		return;
+	}
+	if (!best) {
+		fsck_say(f, "%s: no clean copy on any daemon: cannot repair\n", ks);
+		f->st.failed += (uint64_t)nbad;
+		f->st.left += (uint64_t)nbad;
+		return;
+	}
+	for (int i = 0; i < QFS_MAX_REPLICAS; i++)
+		res[i] = -EIO;
+	if (key->kind == PROTO_KIND_INODE) {
+		int all[QFS_MAX_REPLICAS];
+
+		rc = fsck_repair_inode(f, key, reps, n, all);
+		/* report only the replicas that were bad */
+		for (int i = 0, j = 0; !rc && i < n; i++)
+			if (state[i] != FSCK_OK)
+				res[j++] = all[i];
+	} else {
+		rc = fsck_repair_lww(f, key, best, holds, bad, nbad, res);
+	}
+	for (int i = 0; i < nbad; i++) {
+		int e = rc ? rc : res[i];
+
+		if (!e) {
+			f->st.repaired++;
+			fsck_say(f, "%s on %s: repaired\n", ks, cl->daemons[bad[i]].name);
+		} else {
+			f->st.failed++;
+			f->st.left++;
+			fsck_say(f, "%s on %s: repair failed: %s\n", ks, cl->daemons[bad[i]].name,
+				 strerror(-e));
+		}
+	}
+}
+
+/*
+ * The merge-join over every daemon's SCAN stream. Returns 0, or -errno
+ * when a daemon stopped answering (reported; the pass is abandoned).
+ */
+static int fsck_replica_pass(struct fsck *f)
+{
+	const struct qfs_cluster *cl = f->cl;
+	struct proto_meta meta[QFS_MAX_DAEMONS];
+	bool has[QFS_MAX_DAEMONS];
+	struct proto_key key;
+	int failed = 0;
+
+	for (int d = 0; d < cl->ndaemons; d++) {
+		f->scan_err[d] = qfs_scan_begin(f->q, d, FSCK_PAGE, &f->cur[d]);
+		if (f->scan_err[d]) {
+			fprintf(stderr, "fsck.quorumfs: daemon %s (%s): SCAN failed: %s\n",
+				cl->daemons[d].name, cl->daemons[d].endpoint,
+				strerror(-f->scan_err[d]));
+			failed = f->scan_err[d];
+		}
+	}
+	if (failed) {
+		fprintf(stderr, "fsck.quorumfs: not every daemon answers: nothing checked or "
+				"repaired\n");
+		return failed;
+	}
+	for (;;) {
+		const struct qfs_scan_cur *min = NULL;
+
+		for (int d = 0; d < cl->ndaemons; d++) {
+			const struct qfs_scan_cur *c = &f->cur[d];
+
+			if (c->has && (!min || fsck_keycmp(c->key, c->key_len, min->key,
+							   min->key_len) < 0))
+				min = c;
+		}
+		if (!min)
+			return 0;
+		key = min->e.key;
+		for (int d = 0; d < cl->ndaemons; d++) {
+			struct qfs_scan_cur *c = &f->cur[d];
+
+			has[d] = c->has && fsck_keycmp(c->key, c->key_len, min->key, min->key_len) == 0;
+			if (has[d])
+				meta[d] = c->e.meta;
+		}
+		/* advance first: min points into a cursor */
+		for (int d = 0; d < cl->ndaemons; d++) {
+			if (!has[d])
+				continue;
+			f->scan_err[d] = qfs_scan_advance(&f->cur[d]);
+			if (f->scan_err[d]) {
+				fprintf(stderr, "fsck.quorumfs: daemon %s: SCAN failed: %s\n",
+					cl->daemons[d].name, strerror(-f->scan_err[d]));
+				failed = f->scan_err[d];
+			}
+		}
+		if (failed) {
+			fprintf(stderr, "fsck.quorumfs: pass abandoned after %" PRIu64 " keys\n",
+				f->st.keys);
+			return failed;
+		}
+		fsck_key(f, &key, has, meta);
+		fsck_progress(f, false);
+	}
+}
+
+static int fsck_exit_code(const struct fsck *f, int pass_rc)
+{
+	if (pass_rc)
+		return FSCK_EXIT_OPERATIONAL;
+	if (f->st.left)
+		return FSCK_EXIT_UNCORRECTED;
+	if (f->st.repaired)
+		return FSCK_EXIT_CORRECTED;
+	return FSCK_EXIT_CLEAN;
+}
+
+/* json_object_set_new that tolerates a NULL value. */
+static void fsck_jset(json_t *o, const char *k, json_t *v)
+{
+	if (o && v)
+		json_object_set_new(o, k, v);
+}
+
+static void fsck_report_json(const struct fsck *f, int code)
+{
+	json_t *o = json_object(), *un = json_array();
+
+	fsck_jset(o, "keys", json_integer((json_int_t)f->st.keys));
+	fsck_jset(o, "replicas_checked", json_integer((json_int_t)f->st.replicas_checked));
+	fsck_jset(o, "missing", json_integer((json_int_t)f->st.missing));
+	fsck_jset(o, "stale", json_integer((json_int_t)f->st.stale));
+	fsck_jset(o, "corrupt", json_integer((json_int_t)f->st.corrupt));
+	fsck_jset(o, "misplaced", json_integer((json_int_t)f->st.misplaced));
+	fsck_jset(o, "repaired", json_integer((json_int_t)f->st.repaired));
+	fsck_jset(o, "failed", json_integer((json_int_t)f->st.failed));
+	for (int d = 0; un && d < f->cl->ndaemons; d++)
+		if (f->scan_err[d])
+			json_array_append_new(un, json_string(f->cl->daemons[d].name));
+	fsck_jset(o, "unreachable", un);
+	fsck_jset(o, "repair", json_boolean(f->repair));
+	fsck_jset(o, "exit", json_integer(code));
+	if (!o || json_dumpf(o, stdout, JSON_INDENT(2)) < 0)
+		fprintf(stderr, "fsck.quorumfs: cannot write the JSON report\n");
+	else
+		putchar('\n');
+	json_decref(o);
+}
+
+static void fsck_report_text(const struct fsck *f)
+{
+	printf("fsck.quorumfs: %" PRIu64 " keys, %" PRIu64 " replicas checked: %" PRIu64
+	       " missing, %" PRIu64 " stale, %" PRIu64 " corrupt, %" PRIu64 " misplaced; %" PRIu64
+	       " repaired, %" PRIu64 " failed, %" PRIu64 " left uncorrected\n",
+	       f->st.keys, f->st.replicas_checked, f->st.missing, f->st.stale, f->st.corrupt,
+	       f->st.misplaced, f->st.repaired, f->st.failed, f->st.left);
+}
+
+enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS };
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct qfs_quorum_opts qo = { 0 };
+	struct qfs_cluster *cl = NULL;
+	bool no = false, yes = false;
+	int progress = -1; /* -1: when stderr is a terminal */
+	struct fsck *f;
+	char err[1024];
+	int c, rc, code;
+
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		fprintf(stderr, "fsck.quorumfs: out of memory\n");
+		return FSCK_EXIT_OPERATIONAL;
+	}
+	while ((c = getopt_long(argc, argv, "nyh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			no = true;
+			break;
+		case 'y':
+			yes = true;
+			break;
+		case OPT_JSON:
+			f->json = true;
+			break;
+		case OPT_PROGRESS:
+			progress = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			progress = 0;
+			break;
+		case 'h':
+			fsck_usage(stdout);
+			free(f);
+			return 0;
+		default:
+			fsck_usage(stderr);
+			free(f);
+			return FSCK_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || (no && yes)) {
+		if (no && yes)
+			fprintf(stderr, "fsck.quorumfs: -n and -y exclude each other\n");
+		fsck_usage(stderr);
+		free(f);
+		return FSCK_EXIT_USAGE;
+	}
+	f->repair = yes;
+	f->progress = progress < 0 ? isatty(STDERR_FILENO) : progress;
+	qlog_level = QLOG_ERR;
+
+	code = FSCK_EXIT_OPERATIONAL;
+	if (qfs_config_load(argv[optind], &cl, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fsck.quorumfs: %s\n", err);
+		goto out_free;
+	}
+	f->cl = cl;
+	rc = qfs_quorum_open(cl, &qo, &f->q, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "fsck.quorumfs: %s\n", err);
+		goto out_config;
+	}
+	f->t0_ns = qfs_now_ns();
+	rc = fsck_replica_pass(f);
+	for (int d = 0; d < cl->ndaemons; d++)
+		qfs_scan_end(&f->cur[d]);
+	fsck_progress(f, true);
+	code = fsck_exit_code(f, rc);
+	if (f->json)
+		fsck_report_json(f, code);
+	else
+		fsck_report_text(f);
+	if (f->repair && f->st.repaired)
+		qfs_quorum_sync_all(f->q);
+	qfs_quorum_close(f->q);
+out_config:
+	qfs_config_free(cl);
+out_free:
+	free(f);
+	return code;
+}
