@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "fs/call.h"
 #include "fs/fs_priv.h"
 #include "proto/log.h"
 
@@ -49,6 +51,47 @@ static int dirent_read(struct qfs_fs *fs, uint64_t dir, const char *name,
 	return rc;
 }
 
+static struct qfs_negent *neg_slot(struct qfs_fs *fs, uint64_t parent, const char *name)
+{
+	uint64_t h = proto_name_hash63(name, strlen(name)) ^ (parent * 0x9e3779b97f4a7c15ULL);
+
+	return &fs->neg[h % QFS_NEG_SLOTS];
+}
+
+/* Remember that @name is absent from @parent (tombstone version @replaced). */
+static void neg_put(struct qfs_fs *fs, uint64_t parent, const char *name,
+		    const struct proto_version *replaced)
+{
+	struct qfs_negent *n;
+
+	pthread_mutex_lock(&fs->icache_lock);
+	n = neg_slot(fs, parent, name);
+	n->parent = parent;
+	n->at_ns = qfs_now_ns();
+	n->replaced = *replaced;
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	pthread_mutex_unlock(&fs->icache_lock);
+}
+
+/* Take a fresh "absent" answer for @name, if a lookup just gave one. */
+static bool neg_take(struct qfs_fs *fs, uint64_t parent, const char *name,
+		     struct proto_version *replaced)
+{
+	struct qfs_negent *n;
+	bool hit = false;
+
+	pthread_mutex_lock(&fs->icache_lock);
+	n = neg_slot(fs, parent, name);
+	if (n->parent == parent && !strcmp(n->name, name) &&
+	    qfs_now_ns() - n->at_ns < QFS_NEG_TTL_NS) {
+		*replaced = n->replaced;
+		hit = true;
+	}
+	n->parent = 0;
+	pthread_mutex_unlock(&fs->icache_lock);
+	return hit;
+}
+
 static void batch_dirent(struct qfs_fs *fs, struct qfs_batch *b, uint64_t dir,
 			 const char *name, uint64_t ino, uint32_t mode)
 {
@@ -60,6 +103,7 @@ static void batch_dirent(struct qfs_fs *fs, struct qfs_batch *b, uint64_t dir,
 		b->err = -EINVAL;
 		return;
 	}
+	neg_take(fs, dir, name, &(struct proto_version){ 0 }); /* the name exists now */
 	proto_wr_init(&w);
 	proto_dirent_encode(&w, &d);
 	if (w.bad)
@@ -135,6 +179,8 @@ int qfs_lookup(struct qfs_fs *fs, uint64_t parent, const char *name, struct qfs_
 	if (rc < 0)
 		return rc;
 	rc = dirent_read(fs, parent, name, &d, &ver);
+	if (rc == -ENOENT)
+		neg_put(fs, parent, name, &ver);
 	if (rc < 0)
 		return rc;
 	return qfs_getattr(fs, d.ino, a);
@@ -162,7 +208,11 @@ static int create_node(struct qfs_fs *fs, uint64_t parent, const char *name, uin
 	rc = proto_name_check(name, strlen(name));
 	if (rc < 0)
 		return rc;
-	rc = dirent_read(fs, parent, name, &d, &replaced);
+	/* The kernel looked the name up just before: trust that answer for a
+	 * moment rather than ask again (a racing creator on another client is
+	 * the cross-client race docs/consistency.md already describes). */
+	rc = neg_take(fs, parent, name, &replaced) ? -ENOENT
+						    : dirent_read(fs, parent, name, &d, &replaced);
 	if (rc == 0) {
 		/* O_CREAT without O_EXCL opens an existing file. */
 		if (excl || !S_ISREG(mode))

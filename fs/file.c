@@ -660,17 +660,39 @@ out:
 	return rc < 0 ? rc : (ssize_t)done;
 }
 
+/* True when the buffered extent covers everything valid in its chunk, so it
+ * goes out as one whole PUT that needs no base version. oi->lock held. */
+static bool wb_is_whole(const struct qfs_fs *fs, const struct qfs_open_inode *oi)
+{
+	uint64_t start = oi->wb_index * fs->chunk_size;
+	uint64_t size = oi->inode.size > oi->size ? oi->inode.size : oi->size;
+	uint64_t known = size > start ? size - start : 0;
+
+	return oi->wb_lo == 0 && oi->wb_lo != oi->wb_hi &&
+	       oi->wb_hi >= (known > fs->chunk_size ? fs->chunk_size : known);
+}
+
 int qfs_file_flush(struct qfs_file *f)
 {
+	struct qfs_fs *fs = f->fs;
 	struct qfs_open_inode *oi = f->oi;
-	int rc;
+	int rc, err;
 
 	pthread_mutex_lock(&oi->lock);
-	rc = wb_flush(f->fs, oi);
+	/* A small file's only chunk and its new size travel together: the
+	 * chunk is streamed, the inode written meanwhile, then both awaited.
+	 * close returns only when both are on W replicas. */
+	if (wb_is_whole(fs, oi)) {
+		rc = chunk_stream(fs, oi, oi->wb_index, oi->wb, oi->wb_hi);
+		oi->wb_lo = oi->wb_hi = 0;
+	} else {
+		rc = wb_flush(fs, oi);
+	}
 	if (rc == 0)
-		rc = inode_flush(f->fs, oi);
+		rc = inode_flush(fs, oi);
+	err = inflight_drain(fs, oi);
 	pthread_mutex_unlock(&oi->lock);
-	return rc;
+	return rc < 0 ? rc : err;
 }
 
 int qfs_file_fsync(struct qfs_file *f, bool datasync)

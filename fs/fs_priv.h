@@ -76,6 +76,18 @@ struct qfs_icache_ent {
 	struct proto_inode inode;
 };
 
+/* A name a lookup just found absent: create reuses the answer instead of
+ * asking again (the kernel always looks a name up right before creating it). */
+struct qfs_negent {
+	uint64_t parent; /* 0: empty */
+	uint64_t at_ns;
+	struct proto_version replaced; /* tombstone version, or zero */
+	char name[PROTO_NAME_MAX + 1];
+};
+
+#define QFS_NEG_SLOTS 64
+#define QFS_NEG_TTL_NS 100000000ull /* 100 ms: a lookup-then-create, not a cache */
+
 #define QFS_ICACHE_SLOTS 512
 #define QFS_ICACHE_TTL_NS 1000000000ull /* trusted this long (as attr_timeout) */
 
@@ -88,8 +100,9 @@ struct qfs_fs {
 	pthread_mutex_t open_lock; /* the open table, refs, unlinked */
 	struct qfs_open_inode *open[QFS_OPEN_BUCKETS];
 
-	pthread_mutex_t icache_lock; /* icache; a leaf lock */
+	pthread_mutex_t icache_lock; /* icache and neg; a leaf lock */
 	struct qfs_icache_ent *icache;
+	struct qfs_negent neg[QFS_NEG_SLOTS];
 };
 
 /* ---- fs/inode.c ---- */
