@@ -70,6 +70,14 @@ struct qfs_cred {
 int qfs_getattr(struct qfs_fs *fs, uint64_t ino, struct qfs_attr *a);
 int qfs_lookup(struct qfs_fs *fs, uint64_t parent, const char *name, struct qfs_attr *a);
 
+/*
+ * Attributes of @n inodes at once (readdirplus): up to QFS_GETATTR_PARALLEL
+ * reads in flight together. rcs[i] gets 0 or -errno for inos[i].
+ */
+#define QFS_GETATTR_PARALLEL 8
+void qfs_getattr_many(struct qfs_fs *fs, const uint64_t *inos, struct qfs_attr *attrs, int *rcs,
+		      int n);
+
 #define QFS_SET_MODE 0x01
 #define QFS_SET_UID 0x02
 #define QFS_SET_GID 0x04

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/fs.h>
@@ -439,55 +440,119 @@ struct fsc_dirbuf {
 	struct fsc_mount *m;
 	char *buf;
 	size_t size, used;
-	bool plus;
-	int err;
 };
 
 static int fsc_dir_add(void *arg, const struct qfs_dirent *d)
 {
 	struct fsc_dirbuf *db = arg;
+	struct stat st;
 	size_t len;
 
-	if (db->plus) {
-		struct fuse_entry_param e;
-		struct qfs_attr a;
-
-		memset(&e, 0, sizeof(e));
-		if (strcmp(d->name, ".") && strcmp(d->name, "..")) {
-			if (qfs_getattr(db->m->fs, d->ino, &a) < 0)
-				return 0; /* vanished meanwhile: skip it */
-			e.ino = a.ino;
-			e.attr_timeout = db->m->attr_timeout;
-			e.entry_timeout = db->m->entry_timeout;
-			fsc_stat(db->m, &a, &e.attr);
-		} else {
-			e.attr.st_ino = d->ino;
-			e.attr.st_mode = (mode_t)d->type << 12;
-		}
-		len = fuse_add_direntry_plus(db->req, db->buf + db->used, db->size - db->used,
-					     d->name, &e, d->off);
-		if (len > db->size - db->used) {
-			/* Not added: the kernel forgets nothing it did not get. */
-			return 1;
-		}
-	} else {
-		struct stat st;
-
-		memset(&st, 0, sizeof(st));
-		st.st_ino = d->ino;
-		st.st_mode = (mode_t)d->type << 12;
-		len = fuse_add_direntry(db->req, db->buf + db->used, db->size - db->used, d->name,
-					&st, d->off);
-		if (len > db->size - db->used)
-			return 1;
-	}
+	memset(&st, 0, sizeof(st));
+	st.st_ino = d->ino;
+	st.st_mode = (mode_t)d->type << 12;
+	len = fuse_add_direntry(db->req, db->buf + db->used, db->size - db->used, d->name, &st,
+				d->off);
+	if (len > db->size - db->used)
+		return 1;
 	db->used += len;
 	return 0;
 }
 
-static void fsc_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
+/*
+ * readdirplus, in two steps so the entries' attributes are read in
+ * parallel: collect the entries that may fit, stat them all at once, then
+ * fill the buffer in order. Entries that do not fit come again at the next
+ * call, which resumes after the last one added.
+ */
+#define FSC_PLUS_BATCH 64
+
+struct fsc_plus_ent {
+	char name[PROTO_NAME_MAX + 1];
+	uint64_t ino;
+	uint32_t type;
+	int64_t off;
+};
+
+struct fsc_plus_collect {
+	struct fsc_plus_ent *ents;
+	int n, max;
+};
+
+static int fsc_plus_collect(void *arg, const struct qfs_dirent *d)
 {
-	struct fsc_dirbuf db = { .req = req, .m = fsc_mount(req), .size = size, .plus = plus };
+	struct fsc_plus_collect *pc = arg;
+	struct fsc_plus_ent *e;
+
+	if (pc->n == pc->max)
+		return 1;
+	e = &pc->ents[pc->n++];
+	snprintf(e->name, sizeof(e->name), "%s", d->name);
+	e->ino = d->ino;
+	e->type = d->type;
+	e->off = d->off;
+	return 0;
+}
+
+static void fsc_do_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off)
+{
+	struct fsc_mount *m = fsc_mount(req);
+	struct fsc_plus_collect pc = { .max = FSC_PLUS_BATCH };
+	uint64_t inos[FSC_PLUS_BATCH];
+	struct qfs_attr attrs[FSC_PLUS_BATCH];
+	int rcs[FSC_PLUS_BATCH], nstat = 0, k = 0, rc;
+	size_t used = 0;
+	char *buf;
+
+	buf = malloc(size ? size : 1);
+	pc.ents = calloc(FSC_PLUS_BATCH, sizeof(*pc.ents));
+	if (!buf || !pc.ents) {
+		fuse_reply_err(req, ENOMEM);
+		goto out;
+	}
+	rc = qfs_readdir(m->fs, ino, off, fsc_plus_collect, &pc);
+	if (rc < 0 && pc.n == 0) {
+		fuse_reply_err(req, -rc);
+		goto out;
+	}
+	for (int i = 0; i < pc.n; i++)
+		if (strcmp(pc.ents[i].name, ".") && strcmp(pc.ents[i].name, ".."))
+			inos[nstat++] = pc.ents[i].ino;
+	qfs_getattr_many(m->fs, inos, attrs, rcs, nstat);
+
+	for (int i = 0; i < pc.n; i++) {
+		const struct fsc_plus_ent *pe = &pc.ents[i];
+		struct fuse_entry_param e;
+		size_t len;
+
+		memset(&e, 0, sizeof(e));
+		if (strcmp(pe->name, ".") && strcmp(pe->name, "..")) {
+			int j = k++;
+
+			if (rcs[j] < 0)
+				continue; /* vanished meanwhile: skip it */
+			e.ino = attrs[j].ino;
+			e.attr_timeout = m->attr_timeout;
+			e.entry_timeout = m->entry_timeout;
+			fsc_stat(m, &attrs[j], &e.attr);
+		} else {
+			e.attr.st_ino = pe->ino;
+			e.attr.st_mode = (mode_t)pe->type << 12;
+		}
+		len = fuse_add_direntry_plus(req, buf + used, size - used, pe->name, &e, pe->off);
+		if (len > size - used)
+			break; /* not added: the kernel counts no lookup for it */
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+out:
+	free(pc.ents);
+	free(buf);
+}
+
+static void fsc_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off)
+{
+	struct fsc_dirbuf db = { .req = req, .m = fsc_mount(req), .size = size };
 	int rc;
 
 	db.buf = malloc(size ? size : 1);
@@ -507,14 +572,14 @@ static void fsc_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi)
 {
 	(void)fi;
-	fsc_do_readdir(req, ino, size, off, false);
+	fsc_do_readdir(req, ino, size, off);
 }
 
 static void fsc_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			    struct fuse_file_info *fi)
 {
 	(void)fi;
-	fsc_do_readdir(req, ino, size, off, true);
+	fsc_do_readdirplus(req, ino, size, off);
 }
 
 static void fsc_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
