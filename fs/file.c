@@ -307,14 +307,23 @@ static int rewrite_chunk(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t 
 	return rc;
 }
 
-/* Write bytes [lo, hi) of chunk @index (chunk-relative) to the cluster. */
-static int chunk_write(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index,
-		       uint32_t lo, uint32_t hi, const uint8_t *data)
+/* End of the file's bytes within chunk @index, our buffered writes
+ * included: a write covering [0, end) replaces everything valid there. */
+static uint32_t chunk_valid_end(const struct qfs_fs *fs, const struct qfs_open_inode *oi,
+				uint64_t index)
 {
 	uint64_t start = index * fs->chunk_size;
 	uint64_t size = oi->inode.size > oi->size ? oi->inode.size : oi->size;
 	uint64_t known = size > start ? size - start : 0;
-	uint32_t valid_end = known > fs->chunk_size ? fs->chunk_size : (uint32_t)known;
+
+	return known > fs->chunk_size ? fs->chunk_size : (uint32_t)known;
+}
+
+/* Write bytes [lo, hi) of chunk @index (chunk-relative) to the cluster. */
+static int chunk_write(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index,
+		       uint32_t lo, uint32_t hi, const uint8_t *data)
+{
+	uint32_t valid_end = chunk_valid_end(fs, oi, index);
 	struct qfs_chunk_ver cur;
 	struct proto_version ver, stored;
 	struct proto_key key;
@@ -664,12 +673,8 @@ out:
  * goes out as one whole PUT that needs no base version. oi->lock held. */
 static bool wb_is_whole(const struct qfs_fs *fs, const struct qfs_open_inode *oi)
 {
-	uint64_t start = oi->wb_index * fs->chunk_size;
-	uint64_t size = oi->inode.size > oi->size ? oi->inode.size : oi->size;
-	uint64_t known = size > start ? size - start : 0;
-
 	return oi->wb_lo == 0 && oi->wb_lo != oi->wb_hi &&
-	       oi->wb_hi >= (known > fs->chunk_size ? fs->chunk_size : known);
+	       oi->wb_hi >= chunk_valid_end(fs, oi, oi->wb_index);
 }
 
 int qfs_file_flush(struct qfs_file *f)
