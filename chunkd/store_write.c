@@ -578,6 +578,39 @@ static int chk_super_check(struct chk_store *st, const struct proto_rec *in,
 	return rc;
 }
 
+
+/*
+ * Store record @nw under key @k in the request's nested transaction @txn and
+ * commit it into the batch; the batch counters move from @old (NULL when
+ * there was none) to @nw. @txn is finished either way: aborted on failure.
+ */
+static int chk_rec_commit(struct chk_store *st, MDB_txn *txn, uint8_t kind, MDB_val *k,
+			  const struct chk_rec *old, const struct chk_rec *nw)
+{
+	MDB_val v;
+	int rc;
+
+	chk_rec_encode(&st->b.val, kind, nw);
+	if (st->b.val.bad) {
+		mdb_txn_abort(txn);
+		return -ENOMEM;
+	}
+	v.mv_data = st->b.val.buf;
+	v.mv_size = st->b.val.len;
+	rc = chk_mdb_err(mdb_put(txn, st->recs, k, &v, 0));
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	rc = chk_mdb_err(mdb_txn_commit(txn));
+	if (rc)
+		return rc;
+	if (old)
+		chk_account(&st->b.ctr, kind, &old->meta, -1);
+	chk_account(&st->b.ctr, kind, &nw->meta, 1);
+	return 0;
+}
+
 static int chk_put_one(struct chk_store *st, const struct proto_put_req *q, const void *val,
 		       struct proto_write_rep *rep)
 {
@@ -700,22 +733,9 @@ static int chk_put_one(struct chk_store *st, const struct proto_put_req *q, cons
 		st->b.doomed[st->b.ndoomed++] = old->body;
 	}
 
-	chk_rec_encode(&st->b.val, kind, nw);
-	if (st->b.val.bad) {
-		rc = -ENOMEM;
-		goto out_abort;
-	}
-	v.mv_data = st->b.val.buf;
-	v.mv_size = st->b.val.len;
-	rc = chk_mdb_err(mdb_put(txn, st->recs, &k, &v, 0));
-	if (rc)
-		goto out_abort;
-	rc = chk_mdb_err(mdb_txn_commit(txn));
+	rc = chk_rec_commit(st, txn, kind, &k, have ? old : NULL, nw);
 	if (rc)
 		goto out_free;
-	if (have)
-		chk_account(&st->b.ctr, kind, &old->meta, -1);
-	chk_account(&st->b.ctr, kind, &nw->meta, 1);
 	if (kind == PROTO_KIND_SUPER && vol_new && !tomb) {
 		st->b.volume_set = true;
 		memcpy(st->b.volume, vol, PROTO_ID_LEN);
@@ -1014,22 +1034,9 @@ static int chk_patch_one(struct chk_store *st, const struct proto_patch_req *q,
 	nw->meta.len = (uint32_t)new_len;
 	nw->meta.sum = proto_sums_combine(nw->sums, nw->nsums);
 
-	chk_rec_encode(&st->b.val, PROTO_KIND_CHUNK, nw);
-	if (st->b.val.bad) {
-		rc = -ENOMEM;
-		goto out_abort;
-	}
-	v.mv_data = st->b.val.buf;
-	v.mv_size = st->b.val.len;
-	rc = chk_mdb_err(mdb_put(txn, st->recs, &k, &v, 0));
-	if (rc)
-		goto out_abort;
-	rc = chk_mdb_err(mdb_txn_commit(txn));
+	rc = chk_rec_commit(st, txn, PROTO_KIND_CHUNK, &k, have ? old : NULL, nw);
 	if (rc)
 		goto out_free;
-	if (have)
-		chk_account(&st->b.ctr, PROTO_KIND_CHUNK, &old->meta, -1);
-	chk_account(&st->b.ctr, PROTO_KIND_CHUNK, &nw->meta, 1);
 	rep->stored = nw->meta.ver;
 	rep->flags = nw->meta.flags;
 	goto out_free;
