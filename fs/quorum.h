@@ -188,6 +188,7 @@ struct qfs_daemon_report {
 	int64_t skew_ms;	      /* daemon clock minus ours, when err == 0 */
 	bool rebuilding;	      /* NOVOLUME while another daemon has the volume */
 	int stat_err;		      /* 0 (@stat valid), -ETIMEDOUT, -EPROTO, -EBADMSG */
+	bool stat_retried;	      /* a failed STAT was asked once more */
 	struct proto_stat_rep stat;
 	uint64_t free_bytes;	      /* min(capacity - used, fs_free), when stat_err == 0 */
 };

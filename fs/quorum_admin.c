@@ -136,12 +136,17 @@ static int qfs_probe_take(struct qfs_call *c, struct qfs_transport *t, struct qf
 		*added = true;
 		return 0;
 	case QFS_PROBE_STAT:
-		if (rpc->err) {
-			d->stat_err = -ETIMEDOUT;
-			return 0;
-		}
-		if (rpc->status != PROTO_ST_OK) {
-			d->stat_err = -EPROTO;
+		if (rpc->err || rpc->status != PROTO_ST_OK) {
+			d->stat_err = rpc->err ? -ETIMEDOUT : -EPROTO;
+			/* A daemon that answered HELLO gets a second chance (a busy
+			 * reader pool under load), within the same deadline. */
+			if (!d->stat_retried && rpc->err != -EHOSTDOWN) {
+				d->stat_retried = true;
+				rc = qfs_probe_add(c, pr, clock, pr[idx].daemon, QFS_PROBE_STAT);
+				if (rc)
+					return rc;
+				*added = true;
+			}
 			return 0;
 		}
 		if (proto_decode_stat_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &d->stat)) {
