@@ -42,7 +42,8 @@ struct proto_hello_req {
 #define PROTO_STORE_FRESH 0x1u	  /* store created empty when this daemon started */
 #define PROTO_STORE_NOVOLUME 0x2u /* no superblock stored yet */
 #define PROTO_STORE_FOREIGN 0x4u  /* store holds a different volume than asked */
-#define PROTO_STORE_MASK 0x7u
+#define PROTO_STORE_REBUILDING 0x8u /* being refilled: counts toward no quorum */
+#define PROTO_STORE_MASK 0xFu
 
 struct proto_hello_rep {
 	uint16_t version; /* protocol version chosen */

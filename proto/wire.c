@@ -21,6 +21,12 @@ static const char *const proto_op_names[PROTO_OP_MAX] = {
 	[PROTO_OP_GET] = "get",	    [PROTO_OP_PATCH] = "patch",	  [PROTO_OP_HEAD] = "head",
 	[PROTO_OP_LIST] = "list",   [PROTO_OP_SCAN] = "scan",	  [PROTO_OP_DIGEST] = "digest",
 	[PROTO_OP_STAT] = "stat",
+	[PROTO_OP_REBUILT] = "rebuilt",
+	[PROTO_OP_PENDING_ADD] = "pending_add",
+	[PROTO_OP_PENDING_LIST] = "pending_list",
+	[PROTO_OP_PENDING_DEL] = "pending_del",
+	[PROTO_OP_TOMB_CONFIRM] = "tomb_confirm",
+	[PROTO_OP_PURGE] = "purge",
 };
 
 const char *proto_op_name(unsigned op)

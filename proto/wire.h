@@ -58,6 +58,12 @@ enum proto_op {
 	PROTO_OP_SCAN = 8,
 	PROTO_OP_DIGEST = 9,
 	PROTO_OP_STAT = 10,
+	PROTO_OP_REBUILT = 11,	   /* a rebuilding store was refilled: count it again */
+	PROTO_OP_PENDING_ADD = 12,  /* record keys some replicas missed */
+	PROTO_OP_PENDING_LIST = 13, /* page through the pending-repair index */
+	PROTO_OP_PENDING_DEL = 14,  /* drop repaired keys from the index */
+	PROTO_OP_TOMB_CONFIRM = 15, /* every replica holds these tombstones */
+	PROTO_OP_PURGE = 16,	   /* drop tombstones past the grace period */
 	PROTO_OP_MAX
 };
 

@@ -238,7 +238,7 @@ static void test_proto_msg_hello(void **state)
 	strcpy(p.name, "a b");
 	assert_int_equal(enc_hello_rep(&p), -EBADMSG);
 	make_hello_rep(&p);
-	p.store_flags = 0x8;
+	p.store_flags = 0x10; /* the first bit past PROTO_STORE_MASK */
 	assert_int_equal(enc_hello_rep(&p), -EBADMSG);
 	make_hello_rep(&p);
 	p.version = 0;
