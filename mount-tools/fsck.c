@@ -36,32 +36,8 @@
 #include "fs/config.h"
 #include "fs/quorum.h"
 #include "fs/quorum_scan.h"
+#include "mount-tools/fsck.h"
 #include "proto/log.h"
-
-#define FSCK_EXIT_CLEAN 0
-#define FSCK_EXIT_CORRECTED 1
-#define FSCK_EXIT_UNCORRECTED 4
-#define FSCK_EXIT_OPERATIONAL 8
-#define FSCK_EXIT_USAGE 16
-
-#define FSCK_PAGE 1024			/* SCAN entries per page */
-#define FSCK_PROGRESS_NS 200000000ull	/* progress line refresh */
-
-struct fsck_stats {
-	uint64_t keys, replicas_checked;
-	uint64_t missing, stale, corrupt, misplaced;
-	uint64_t repaired, failed, left;	/* left: found and not repaired */
-};
-
-struct fsck {
-	struct qfs_quorum *q;
-	const struct qfs_cluster *cl;
-	bool repair, json, progress;
-	struct qfs_scan_cur cur[QFS_MAX_DAEMONS];
-	int scan_err[QFS_MAX_DAEMONS];	/* 0 or why daemon i's SCAN failed */
-	struct fsck_stats st;
-	uint64_t t0_ns, last_progress_ns;
-};
 
 /* What one replica holds compared with the newest copy. */
 enum fsck_state { FSCK_OK, FSCK_MISSING, FSCK_STALE, FSCK_CORRUPT };
@@ -72,11 +48,13 @@ static void fsck_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fsck.quorumfs CONFIG [-n | -y] [--json] [--progress | --no-progress]\n"
+		"                     [--grace SECONDS]\n"
 		"  -n             report only, change nothing (the default)\n"
 		"  -y             repair: write the newest record to every missing, stale\n"
 		"                 or corrupt replica\n"
 		"  --json         print a JSON summary on stdout instead of text\n"
 		"  --no-progress  no progress line on stderr (default: when it is a terminal)\n"
+		"  --grace SECONDS  tombstones older than this may be purged (default 604800)\n"
 		"exit: 0 clean, 1 errors corrected, 4 errors left uncorrected,\n"
 		"      8 operational error, 16 usage error\n");
 }
@@ -108,10 +86,7 @@ static void fsck_progress(struct fsck *f, bool last)
 	fflush(stderr);
 }
 
-/* One report line (text mode only). */
-static void fsck_say(struct fsck *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void fsck_say(struct fsck *f, const char *fmt, ...)
+void fsck_say(struct fsck *f, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -125,7 +100,7 @@ static void fsck_say(struct fsck *f, const char *fmt, ...)
 	fflush(stdout);
 }
 
-static const char *fsck_ver(const struct proto_meta *m, char *buf, size_t len)
+const char *fsck_ver(const struct proto_meta *m, char *buf, size_t len)
 {
 	snprintf(buf, len, "%016" PRIx64 ".%016" PRIx64 "%s", m->ver.hlc, m->ver.writer,
 		 (m->flags & PROTO_REC_TOMBSTONE) ? "(deleted)" : "");
@@ -392,7 +367,23 @@ static void fsck_report_text(const struct fsck *f)
 	       f->st.misplaced, f->st.repaired, f->st.failed, f->st.left);
 }
 
-enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS };
+/* A decimal count of seconds, at most 100 years. Returns 0 or -EINVAL. */
+static int fsck_parse_seconds(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > 3153600000ull)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_GRACE };
 
 int main(int argc, char **argv)
 {
@@ -400,6 +391,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -416,6 +408,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fsck.quorumfs: out of memory\n");
 		return FSCK_EXIT_OPERATIONAL;
 	}
+	f->grace_s = FSCK_GRACE_DEFAULT_S;
 	while ((c = getopt_long(argc, argv, "nyh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -432,6 +425,14 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_PROGRESS:
 			progress = 0;
+			break;
+		case OPT_GRACE:
+			if (fsck_parse_seconds(optarg, &f->grace_s)) {
+				fprintf(stderr, "fsck.quorumfs: --grace %s: not a number of seconds "
+						"(0 to 3153600000)\n", optarg);
+				free(f);
+				return FSCK_EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			fsck_usage(stdout);
