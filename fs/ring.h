@@ -4,8 +4,11 @@
  *
  * Each daemon owns vnodes * weight / 100 points on a 64-bit ring, at
  * xxh3(daemon name, point number). A key's replicas are the first N distinct
- * daemons clockwise from its token (proto_key_token). Every client and tool
- * computes the same list from the same config. Immutable once built.
+ * daemons clockwise from its token (proto_key_token), taken from distinct
+ * zones while some zone has none yet: N zones when the layout has N, every
+ * zone otherwise (a daemon without a zone is a zone of its own). Every
+ * client and tool computes the same list from the same config. Immutable
+ * once built: any number of threads may use a ring without a lock.
  */
 #ifndef QFS_FS_RING_H
 #define QFS_FS_RING_H
@@ -27,8 +30,12 @@ void qfs_ring_free(struct qfs_ring *ring); /* NULL is a no-op */
 /*
  * Fill @out with up to @n distinct daemon indexes (into cl->daemons) in
  * preference order for @token. Returns the number filled: min(n, ndaemons).
+ * The first min(n, nzones) entries are in distinct zones.
  */
 int qfs_ring_place(const struct qfs_ring *ring, uint64_t token, int *out, int n);
+
+/* Number of distinct zones (a daemon without a zone counts as one). */
+int qfs_ring_nzones(const struct qfs_ring *ring);
 
 /* Number of points on the ring (tools: layout and quorum coverage). */
 size_t qfs_ring_npoints(const struct qfs_ring *ring);

@@ -25,6 +25,7 @@
 #include "proto/status.h"
 
 #define MNT_LAYOUT_SAMPLES 100000
+#define MNT_LAYOUT_TOLERANCE 0.15 /* RING% off WEIGHT% by more: advise more vnodes */
 
 /* Load @path; prints the error. 0 or 2 (the exit code for a bad config). */
 static int mnt_load(const char *cmd, const char *path, struct qfs_cluster **cl)
@@ -391,12 +392,68 @@ out:
 	return rc;
 }
 
+/*
+ * Number the zones of @cl as fs/ring.c does: daemons sharing a non-empty
+ * zone share an index, a daemon without a zone is a zone of its own. Fills
+ * @zone[ndaemons] when non-NULL; returns the number of zones.
+ */
+static int mnt_zones(const struct qfs_cluster *cl, int *zone)
+{
+	int idx[QFS_MAX_DAEMONS], nzones = 0;
+
+	for (int i = 0; i < cl->ndaemons; i++) {
+		int j = 0;
+
+		if (cl->daemons[i].zone[0])
+			for (j = 0; j < i && strcmp(cl->daemons[j].zone, cl->daemons[i].zone); j++)
+				;
+		idx[i] = cl->daemons[i].zone[0] && j < i ? idx[j] : nzones++;
+		if (zone)
+			zone[i] = idx[i];
+	}
+	return nzones;
+}
+
+/* Per zone: daemons, weight share and share of all replicas (qfs layout). */
+static void mnt_layout_zones(const struct qfs_cluster *cl, const struct qfs_layout_row *rows,
+			     double wsum, int nzones)
+{
+	int zone[QFS_MAX_DAEMONS];
+	unsigned spread = cl->n < (unsigned)nzones ? cl->n : (unsigned)nzones;
+
+	mnt_zones(cl, zone);
+	printf("\n%-12s %7s %7s %7s\n", "ZONE", "DAEMONS", "WEIGHT%", "HOLDS%");
+	for (int z = 0; z < nzones; z++) {
+		double w = 0, held = 0;
+		int nd = 0, first = -1;
+
+		for (int i = 0; i < cl->ndaemons; i++) {
+			if (zone[i] != z)
+				continue;
+			if (first < 0)
+				first = i;
+			nd++;
+			w += cl->daemons[i].weight;
+			held += rows[i].replica_share;
+		}
+		/* a daemon without a zone is shown under its own name */
+		printf("%-12s %7d %7.2f %7.2f\n", cl->daemons[first].zone[0] ?
+		       cl->daemons[first].zone : cl->daemons[first].name, nd, 100 * w / wsum,
+		       100 * held / cl->n);
+	}
+	printf("\nEvery key has its %u replicas in %u distinct zones (a daemon without a zone is "
+	       "a zone of its own).\nZONE HOLDS%%: its share of all replicas%s.\n", cl->n, spread,
+	       cl->n <= (unsigned)nzones ? ", at most 1/N since a zone holds one copy of a key"
+					 : "");
+}
+
 int qfs_cmd_layout(int argc, char **argv)
 {
 	struct qfs_layout_row *rows;
 	struct qfs_cluster *cl;
 	uint64_t total = 0;
-	int rc;
+	double wsum = 0;
+	int rc, nzones, off = 0;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: qfs layout CONFIG\n");
@@ -416,24 +473,41 @@ int qfs_cmd_layout(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	for (int i = 0; i < cl->ndaemons; i++)
+	for (int i = 0; i < cl->ndaemons; i++) {
 		total += rows[i].points;
-	printf("cluster %s: N=%u W=%u R=%u, %d daemons, vnodes %u, %" PRIu64
+		wsum += cl->daemons[i].weight;
+	}
+	nzones = mnt_zones(cl, NULL);
+	printf("cluster %s: N=%u W=%u R=%u, %d daemons in %d zones, vnodes %u, %" PRIu64
 	       " ring points, layout_version %" PRIu64 "\n\n", cl->path, cl->n, cl->w, cl->r,
-	       cl->ndaemons, cl->vnodes, total, cl->layout_version);
-	printf("%-12s %-28s %-8s %6s %7s %7s %9s %7s\n", "NAME", "ENDPOINT", "ZONE", "WEIGHT",
-	       "POINTS", "RING%", "PRIMARY%", "HOLDS%");
+	       cl->ndaemons, nzones, cl->vnodes, total, cl->layout_version);
+	printf("%-12s %-28s %-8s %6s %7s %7s %7s %9s %7s\n", "NAME", "ENDPOINT", "ZONE",
+	       "WEIGHT", "WEIGHT%", "POINTS", "RING%", "PRIMARY%", "HOLDS%");
 	for (int i = 0; i < cl->ndaemons; i++) {
 		const struct qfs_daemon_conf *dc = &cl->daemons[i];
 
-		printf("%-12s %-28s %-8s %6" PRIu32 " %7" PRIu64 " %7.2f %9.2f %7.2f\n", dc->name,
-		       dc->endpoint, dc->zone[0] ? dc->zone : "-", dc->weight, rows[i].points,
-		       100 * rows[i].ring_share, 100 * rows[i].sample_share,
-		       100 * rows[i].replica_share);
+		printf("%-12s %-28s %-8s %6" PRIu32 " %7.2f %7" PRIu64 " %7.2f %9.2f %7.2f\n",
+		       dc->name, dc->endpoint, dc->zone[0] ? dc->zone : "-", dc->weight,
+		       100.0 * dc->weight / wsum, rows[i].points, 100 * rows[i].ring_share,
+		       100 * rows[i].sample_share, 100 * rows[i].replica_share);
 	}
-	printf("\nRING%%: share of the token space it is the primary for; PRIMARY%%: share of "
-	       "%d sample chunk keys\nit is the primary for; HOLDS%%: share of all keys it "
-	       "keeps a copy of (the column sums to N x 100%%).\n", MNT_LAYOUT_SAMPLES);
+	printf("\nWEIGHT%%: its share of the total weight, what RING%% and PRIMARY%% should be; "
+	       "RING%%: share of\nthe token space it is the primary for; PRIMARY%%: share of %d "
+	       "sample chunk keys it is the\nprimary for; HOLDS%%: share of all keys it keeps a "
+	       "copy of (the column sums to N x 100%%).\n", MNT_LAYOUT_SAMPLES);
+	if (nzones < cl->ndaemons)
+		mnt_layout_zones(cl, rows, wsum, nzones);
+	for (int i = 0; i < cl->ndaemons; i++) {
+		double ratio = rows[i].ring_share * wsum / cl->daemons[i].weight;
+
+		if (ratio < 1 - MNT_LAYOUT_TOLERANCE || ratio > 1 + MNT_LAYOUT_TOLERANCE) {
+			if (!off++)
+				printf("\n");
+			printf("%s: primary for %.2fx its weight share (more than %.0f%% off): "
+			       "raise vnodes (docs/configuration.md)\n", cl->daemons[i].name, ratio,
+			       100 * MNT_LAYOUT_TOLERANCE);
+		}
+	}
 	rc = 0;
 out:
 	free(rows);
