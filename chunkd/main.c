@@ -33,6 +33,7 @@
 #define CHK_DEFAULT_MAX_SKEW_MS 5000
 #define CHK_MAX_SKEW_LIMIT_MS (24ull * 3600 * 1000)
 #define CHK_SCRUB_RATE_MAX (1ull << 20) /* MiB/s */
+#define CHK_TOMB_GRACE_MAX_S 3153600000ull /* 100 years */
 
 static void chk_usage(FILE *f)
 {
@@ -41,6 +42,7 @@ static void chk_usage(FILE *f)
 		"              [--sync commit|always|none] [--threads N] [--capacity SIZE]\n"
 		"              [--scrub-rate MiB/s] [--max-skew-ms MS]\n"
 		"              [--curve-secret FILE --allow FILE]\n"
+		"              [--tombstone-grace SECONDS] [--accept-stale]\n"
 		"              [--log-level err|warn|info|debug] [--syslog]\n"
 		"\n"
 		"  --name NAME          daemon name in the cluster: 1..64 of [A-Za-z0-9._-]\n"
@@ -58,11 +60,17 @@ static void chk_usage(FILE *f)
 		"                       mode 0600, from 'qfs keygen'); needs --allow\n"
 		"  --allow FILE         client public keys admitted (one Z85 key a line, '#'\n"
 		"                       comments); SIGHUP reloads it\n"
+		"  --tombstone-grace S  confirmed tombstones are purged S seconds after the\n"
+		"                       delete; a store down longer refuses to start\n"
+		"                       (default %llu = 7 days)\n"
+		"  --accept-stale       start even if the store was down longer than the grace\n"
+		"                       period (see chunkd(8): wipe it or run fsck first)\n"
 		"  --log-level LEVEL    err, warn, info (default) or debug\n"
 		"  --syslog             log to syslog instead of stderr\n"
 		"  --version, --help\n",
 		CHK_LISTEN_MAX, CHK_SYNC_INTERVAL_MS, CHK_THREADS_MAX, CHK_DEFAULT_THREADS,
-		CHK_DEFAULT_SCRUB_RATE, CHK_DEFAULT_MAX_SKEW_MS);
+		CHK_DEFAULT_SCRUB_RATE, CHK_DEFAULT_MAX_SKEW_MS,
+		(unsigned long long)CHK_TOMB_GRACE_DEFAULT_S);
 }
 
 /* Print "chunkd: --opt: why" and the usage hint; returns the usage exit code. */
@@ -154,6 +162,8 @@ enum {
 	OPT_SYSLOG,
 	OPT_CURVE_SECRET,
 	OPT_ALLOW,
+	OPT_TOMB_GRACE,
+	OPT_ACCEPT_STALE,
 };
 
 static const struct option chk_longopts[] = {
@@ -169,6 +179,8 @@ static const struct option chk_longopts[] = {
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "curve-secret", required_argument, NULL, OPT_CURVE_SECRET },
 	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "tombstone-grace", required_argument, NULL, OPT_TOMB_GRACE },
+	{ "accept-stale", no_argument, NULL, OPT_ACCEPT_STALE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -190,6 +202,7 @@ static int chk_parse_args(int argc, char **argv, struct chk_opts *o)
 	o->scrub_rate = CHK_DEFAULT_SCRUB_RATE;
 	o->max_skew_ms = CHK_DEFAULT_MAX_SKEW_MS;
 	o->log_level = QLOG_INFO;
+	o->tombstone_grace_s = CHK_TOMB_GRACE_DEFAULT_S;
 
 	opterr = 0;
 	optind = 1;
@@ -267,6 +280,15 @@ static int chk_parse_args(int argc, char **argv, struct chk_opts *o)
 			if (!optarg[0])
 				return chk_bad_arg("allow", optarg, "empty file name");
 			o->allow_file = optarg;
+			break;
+		case OPT_TOMB_GRACE:
+			if (chk_parse_u64(optarg, false, 1, CHK_TOMB_GRACE_MAX_S, &v))
+				return chk_bad_arg("tombstone-grace", optarg,
+						   "want seconds from 1 to 3153600000");
+			o->tombstone_grace_s = v;
+			break;
+		case OPT_ACCEPT_STALE:
+			o->accept_stale = true;
 			break;
 		case OPT_HELP:
 			chk_usage(stdout);
@@ -391,6 +413,34 @@ static void chk_fini_keys(struct chk_daemon *d)
 	memset(d->curve_sec, 0, sizeof(d->curve_sec));
 }
 
+/*
+ * A store that was down for longer than the tombstone grace period may hold
+ * records whose tombstones the other replicas have collected meanwhile:
+ * served again, they would come back to life (read repair and fsck would
+ * copy them to the others). Refuse to start unless --accept-stale.
+ */
+static int chk_check_downtime(struct chk_daemon *d)
+{
+	uint64_t last = chk_store_alive_prev(d->store), now = proto_wall_ms();
+	uint64_t grace_ms = d->o.tombstone_grace_s * 1000;
+
+	if (!last || now <= last || now - last <= grace_ms)
+		return 0;
+	if (d->o.accept_stale) {
+		qlog_warn("store in %s was down %" PRIu64 " s, longer than the tombstone grace "
+			  "period (%" PRIu64 " s): starting anyway (--accept-stale)",
+			  d->o.data_dir, (now - last) / 1000, d->o.tombstone_grace_s);
+		return 0;
+	}
+	qlog_err("store in %s was down %" PRIu64 " s, longer than the tombstone grace period "
+		 "(%" PRIu64 " s): it may hold files deleted meanwhile, and serving them would "
+		 "bring them back. Wipe the store (remove %s), start the daemon and let "
+		 "fsck.quorumfs -y refill it; or, if nothing was deleted while it was down "
+		 "(or deleted files may come back), start it with --accept-stale",
+		 d->o.data_dir, (now - last) / 1000, d->o.tombstone_grace_s, d->o.data_dir);
+	return -ESTALE;
+}
+
 static int chk_init_store(struct chk_daemon *d)
 {
 	struct chk_store_opts so = {
@@ -406,6 +456,12 @@ static int chk_init_store(struct chk_daemon *d)
 	rc = chk_store_open(&so, &d->store);
 	if (rc < 0) {
 		qlog_err("cannot open store in %s: %s", d->o.data_dir, strerror(-rc));
+		return rc;
+	}
+	rc = chk_check_downtime(d);
+	if (rc < 0) {
+		chk_store_close(d->store);
+		d->store = NULL;
 		return rc;
 	}
 	chk_store_identity(d->store, sid, vid, &flags);

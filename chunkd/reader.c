@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * reader.c - the reader pool: --threads threads that answer GET, HEAD, LIST,
- * SCAN, DIGEST and STAT from the store, concurrently with the writer (the
+ * SCAN, DIGEST, STAT and PENDING_LIST from the store, concurrently with the writer (the
  * store allows reads from any thread). Each reader decodes the ARGS it is
  * handed (the reactor checked frames and header only), answers every request
  * exactly once, and sends a GET body back as the malloc'ed buffer the store
@@ -146,7 +146,7 @@ static void chk_do_page(struct chk_worker *w, const struct proto_zmsg *m, const 
 
 	if (list)
 		rc = proto_decode_list_req(a, alen, dlen, &lq);
-	else
+	else	/* SCAN and PENDING_LIST share the request layout */
 		rc = proto_decode_scan_req(a, alen, dlen, &sq);
 	if (rc < 0) {
 		chk_reply_err(w, m, rc);
@@ -155,6 +155,8 @@ static void chk_do_page(struct chk_worker *w, const struct proto_zmsg *m, const 
 	proto_wr_init(&wr);
 	if (list)
 		rc = chk_store_list(w->d->store, &lq, &wr);
+	else if (m->hdr.opcode == PROTO_OP_PENDING_LIST)
+		rc = chk_store_pending_list(w->d->store, &sq, &wr);
 	else
 		rc = chk_store_scan(w->d->store, &sq, &wr);
 	if (rc < 0)
@@ -233,6 +235,7 @@ static void chk_read_one(struct chk_worker *w, const struct proto_zmsg *m)
 		chk_do_page(w, m, a, alen, dlen, true);
 		break;
 	case PROTO_OP_SCAN:
+	case PROTO_OP_PENDING_LIST:
 		chk_do_page(w, m, a, alen, dlen, false);
 		break;
 	case PROTO_OP_DIGEST:

@@ -493,6 +493,11 @@ static void chk_dispatch(struct chk_daemon *d, struct proto_zmsg *m)
 	case PROTO_OP_PUT:
 	case PROTO_OP_PATCH:
 	case PROTO_OP_SYNC:
+	case PROTO_OP_REBUILT:
+	case PROTO_OP_PENDING_ADD:
+	case PROTO_OP_PENDING_DEL:
+	case PROTO_OP_TOMB_CONFIRM:
+	case PROTO_OP_PURGE:
 		chk_queue(d, d->to_write, m, true);
 		break;
 	case PROTO_OP_GET:
@@ -501,6 +506,7 @@ static void chk_dispatch(struct chk_daemon *d, struct proto_zmsg *m)
 	case PROTO_OP_SCAN:
 	case PROTO_OP_DIGEST:
 	case PROTO_OP_STAT:
+	case PROTO_OP_PENDING_LIST:
 		chk_queue(d, d->to_read, m, false);
 		break;
 	default:

@@ -72,6 +72,8 @@ struct chk_opts {
 	bool use_syslog;
 	const char *curve_secret;	/* --curve-secret FILE, NULL = plaintext */
 	const char *allow_file;		/* --allow FILE, set iff curve_secret */
+	uint64_t tombstone_grace_s;	/* --tombstone-grace: confirmed tombstones live this long */
+	bool accept_stale;		/* --accept-stale: start even if down past the grace */
 };
 
 enum chk_env_kind {
@@ -164,6 +166,25 @@ int chk_note_corrupt(void *note_sock, const struct proto_key *key,
 
 /* True when @hlc is too far ahead of this daemon's clock. */
 bool chk_skewed(const struct chk_daemon *d, uint64_t hlc);
+
+/* ---- repair.c: pending-repair index and tombstone collection (writer thread) ---- */
+
+#define CHK_TOMB_GRACE_DEFAULT_S (7ull * 24 * 3600)
+#define CHK_TOMB_TICK_MIN_MS 1000   /* collector and last-alive stamp period bounds */
+#define CHK_TOMB_TICK_MAX_MS 60000
+#define CHK_TOMB_GC_MAX 1024	    /* tombstones examined per tick */
+
+/* Apply a PENDING_ADD, PENDING_DEL, TOMB_CONFIRM or PURGE batch inside the
+ * writer's open batch; returns the wire status, *count the entries that
+ * took effect. */
+uint16_t chk_apply_repair(struct chk_daemon *d, const struct proto_zmsg *m, uint32_t *count);
+
+/* Period of chk_tomb_tick(): a quarter of the grace, within the bounds above. */
+uint64_t chk_tomb_tick_ms(const struct chk_daemon *d);
+
+/* Stamp the store alive and collect confirmed tombstones past the grace, in a
+ * batch of its own (no batch open). *more: call again soon. 0 or -errno. */
+int chk_tomb_tick(struct chk_daemon *d, bool *more);
 
 /* ---- worker threads ---- */
 

@@ -45,6 +45,9 @@
 #define CHK_META_FORMAT "format"
 #define CHK_META_CTR "counters"
 #define CHK_META_VOLUME "volume_id"
+/* Present (one byte, 1) while the store is rebuilding: it gained its volume
+ * from a SUPER that was not mkfs's and has not been declared refilled. */
+#define CHK_META_REBUILDING "rebuilding"
 
 int chk_mdb_err(int rc)
 {
@@ -336,7 +339,7 @@ static int chk_env_open(struct chk_store *st)
 		free(path);
 		return chk_mdb_err(rc);
 	}
-	mdb_env_set_maxdbs(st->env, 4);
+	mdb_env_set_maxdbs(st->env, 8);
 	mdb_env_set_maxreaders(st->env, 512);
 	rc = mdb_env_set_mapsize(st->env, st->map_size);
 	if (!rc)
@@ -379,6 +382,11 @@ static int chk_env_dbs(struct chk_store *st)
 	rc = mdb_dbi_open(txn, "recs", MDB_CREATE, &st->recs);
 	if (!rc)
 		rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta);
+	/* pending-repair index and confirmed tombstones: older releases ignore them */
+	if (!rc)
+		rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &st->pending);
+	if (!rc)
+		rc = mdb_dbi_open(txn, "tombs", MDB_CREATE, &st->tombs);
 	if (rc) {
 		mdb_txn_abort(txn);
 		goto fail;
@@ -470,6 +478,18 @@ int chk_meta_save(struct chk_store *st, MDB_txn *txn, const struct chk_counters 
 	return rc;
 }
 
+int chk_meta_rebuilding_save(struct chk_store *st, MDB_txn *txn, bool on)
+{
+	static const uint8_t one = 1;
+	MDB_val k = { .mv_size = strlen(CHK_META_REBUILDING), .mv_data = CHK_META_REBUILDING };
+	int rc;
+
+	if (on)
+		return chk_meta_put(txn, st->meta, CHK_META_REBUILDING, &one, 1);
+	rc = chk_mdb_err(mdb_del(txn, st->meta, &k, NULL));
+	return rc == -ENOENT ? 0 : rc;
+}
+
 static int chk_meta_create(struct chk_store *st, MDB_txn *txn)
 {
 	uint8_t fmt[4] = { CHK_FORMAT, 0, 0, 0 };
@@ -535,6 +555,16 @@ static int chk_meta_load(struct chk_store *st)
 			goto damaged;
 		memcpy(st->volume_id, v.mv_data, PROTO_ID_LEN);
 		st->has_volume = true;
+	} else if (rc != -ENOENT) {
+		goto abort;
+	}
+	rc = chk_meta_get(txn, st->meta, CHK_META_REBUILDING, &v);
+	if (rc == 0) {
+		if (v.mv_size != 1 || ((uint8_t *)v.mv_data)[0] != 1)
+			goto damaged;
+		st->rebuilding = true;
+		qlog_warn("store in %s is rebuilding: clients count it in no quorum until "
+			  "fsck.quorumfs -y has refilled it", st->dir);
 	} else if (rc != -ENOENT) {
 		goto abort;
 	}
@@ -757,6 +787,8 @@ int chk_store_open(const struct chk_store_opts *opts, struct chk_store **out)
 	if (!rc)
 		rc = chk_meta_load(st);
 	if (!rc)
+		rc = chk_alive_load(st);
+	if (!rc)
 		rc = chk_undo_open(st);
 	if (!rc && (prev.unclean || st->fresh))
 		rc = chk_sweep(st);
@@ -835,6 +867,8 @@ void chk_store_identity(struct chk_store *st, uint8_t store_id[PROTO_ID_LEN],
 		memset(volume_id, 0, PROTO_ID_LEN);
 	if (!st->has_volume)
 		f |= PROTO_STORE_NOVOLUME;
+	if (st->rebuilding)
+		f |= PROTO_STORE_REBUILDING;
 	pthread_mutex_unlock(&st->ctr_lock);
 	*flags = f;
 }

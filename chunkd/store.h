@@ -55,6 +55,17 @@ void chk_store_close(struct chk_store *st); /* NULL is a no-op */
 void chk_store_identity(struct chk_store *st, uint8_t store_id[PROTO_ID_LEN],
 			uint8_t volume_id[PROTO_ID_LEN], uint32_t *flags);
 
+/*
+ * The store was refilled (REBUILT request, from fsck after a complete
+ * pass): leave the rebuilding state, durably once the batch commits.
+ * @volume_id and @store_id must be this store's. Returns 0 (also when it
+ * was not rebuilding), -EINVAL (the store has no volume), -EXDEV (another
+ * volume or another store), or an error of the commit. Writer thread,
+ * inside or outside a batch.
+ */
+int chk_store_rebuilt(struct chk_store *st, const uint8_t volume_id[PROTO_ID_LEN],
+		      const uint8_t store_id[PROTO_ID_LEN]);
+
 /* ---- writer thread only ---- */
 
 /* Start a batch of writes that chk_store_batch_commit() makes visible at once. */
@@ -134,5 +145,65 @@ int chk_store_stat(struct chk_store *st, struct proto_stat_rep *rep);
 int64_t chk_store_scrub_next(struct chk_store *st, uint8_t cursor[PROTO_KEY_MAX],
 			     uint16_t *cursor_len, struct proto_key *bad_key,
 			     struct proto_version *bad_ver, bool *bad);
+
+/*
+ * ---- the pending-repair index and tombstone collection ----
+ * (store_pending.c, store_tomb.c; write calls from the writer thread only,
+ * inside or outside a batch like chk_store_put)
+ */
+
+/*
+ * Record that the replicas named in @e (e->nmissed names) missed @e->key:
+ * the entry takes @stamp (the daemon's hlc now) and the union of the names
+ * already recorded (at most PROTO_PENDING_MISSED_MAX; the newest win).
+ * Returns 0, -EINVAL, -ENOSPC, -EIO, -ENOMEM.
+ */
+int chk_store_pending_add(struct chk_store *st, const struct proto_batch_ent *e,
+			  uint64_t stamp);
+
+/*
+ * Drop the entry of @key if its stamp is at most @stamp (the repairer saw
+ * it, and no write missed a replica since). *removed says whether it went.
+ * Returns 0 (also when there is no entry) or -errno.
+ */
+int chk_store_pending_del(struct chk_store *st, const struct proto_key *key, uint64_t stamp,
+			  bool *removed);
+
+/* One page of the pending index in key order, encoded as a PENDING_LIST
+ * reply into @out (page head + entries). Any thread. */
+int chk_store_pending_list(struct chk_store *st, const struct proto_scan_req *q,
+			   struct proto_wr *out);
+
+/*
+ * Every replica holds the tombstone @key at @ver: remember it, so that
+ * chk_store_tomb_gc() may purge it after the grace period. Only a stored
+ * tombstone of exactly @ver is marked (*marked). Returns 0 or -errno.
+ */
+int chk_store_tomb_confirm(struct chk_store *st, const struct proto_key *key,
+			   const struct proto_version *ver, bool *marked);
+
+/*
+ * Drop @key from the store if what it holds is a tombstone of exactly @ver
+ * (fsck's PURGE); anything else is left alone (*purged false). 0 or -errno.
+ */
+int chk_store_purge(struct chk_store *st, const struct proto_key *key,
+		    const struct proto_version *ver, bool *purged);
+
+/*
+ * Purge up to @max confirmed tombstones whose version is older than
+ * @now_ms - @grace_ms (wall clock), and forget confirmations that no longer
+ * match the stored record. *purged counts what went; *more is set when the
+ * walk stopped at @max. Returns 0 or -errno.
+ */
+int chk_store_tomb_gc(struct chk_store *st, uint64_t now_ms, uint64_t grace_ms, unsigned max,
+		      unsigned *purged, bool *more);
+
+/* Durably note that the daemon is alive at @now_ms (wall clock), so the
+ * next start can tell how long it was down. Writer thread. */
+int chk_store_alive(struct chk_store *st, uint64_t now_ms);
+
+/* The last-alive stamp found when the store was opened; 0 for a new store
+ * or one written by a release without stamps. Any thread. */
+uint64_t chk_store_alive_prev(const struct chk_store *st);
 
 #endif

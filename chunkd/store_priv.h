@@ -156,6 +156,8 @@ struct chk_batch {
 	struct chk_counters ctr;
 	bool volume_set;
 	uint8_t volume[PROTO_ID_LEN];
+	bool rebuild_chg; /* the batch sets the rebuilding state to rebuild_val */
+	bool rebuild_val;
 	int64_t fs_avail; /* free bytes at batch start minus growth so far */
 	uint64_t held[CHK_STRIPES / 64];
 	struct chk_touched *touched;
@@ -177,6 +179,7 @@ struct chk_mark {
 	struct chk_counters ctr;
 	bool volume_set;
 	uint8_t volume[PROTO_ID_LEN];
+	bool rebuild_chg, rebuild_val;
 	int64_t fs_avail;
 };
 
@@ -191,6 +194,8 @@ struct chk_store {
 	pthread_rwlock_t env_lock; /* write-held only to reopen the env */
 	MDB_env *env;		   /* env_lock */
 	MDB_dbi recs, meta;	   /* env_lock */
+	MDB_dbi pending, tombs;	   /* env_lock; store_pending.c, store_tomb.c */
+	uint64_t alive_prev_ms;	   /* last-alive stamp found at open (0: none); immutable */
 	bool reopened;		   /* writer only: the env was reopened once */
 	atomic_bool failed;	   /* sticky: a sync failed, everything -EIO */
 
@@ -203,6 +208,7 @@ struct chk_store {
 	struct chk_counters ctr; /* committed values; ctr_lock */
 	bool has_volume;	 /* ctr_lock */
 	uint8_t volume_id[PROTO_ID_LEN]; /* ctr_lock */
+	bool rebuilding;	 /* ctr_lock: PROTO_STORE_REBUILDING (store_rebuild.c) */
 
 	struct chk_batch b; /* writer only */
 
@@ -284,6 +290,38 @@ uint64_t chk_index_bytes(struct chk_store *st);
 /* Store the counters (and the volume id when @volume) in the write txn @txn. */
 int chk_meta_save(struct chk_store *st, MDB_txn *txn, const struct chk_counters *c,
 		  const uint8_t *volume);
+
+/*
+ * Run @op (with @arg) as one request in the open batch, or in a batch of its
+ * own when none is open; a failed request is undone alone. Writer thread.
+ */
+int chk_run(struct chk_store *st, int (*op)(struct chk_store *, const void *), const void *arg);
+
+/* Move the batch counters @c by @sign (+1/-1) for a record of @kind with @m. */
+void chk_account(struct chk_counters *c, uint8_t kind, const struct proto_meta *m, int sign);
+
+/* A key range of one DB (LIST, SCAN, DIGEST, PENDING_LIST); store_read.c. */
+struct chk_range {
+	const uint8_t *lo; /* inclusive (or exclusive with after) */
+	size_t lo_len;
+	bool after;
+	const uint8_t *hi; /* exclusive; NULL = no bound */
+	size_t hi_len;
+	const MDB_dbi *dbi; /* NULL = recs; read under env_lock */
+};
+
+/*
+ * Iterate [lo, hi) in one read transaction calling @fn for each entry until
+ * it returns non-zero (1 = stop, < 0 = error). Returns 0, 1 or the error.
+ */
+int chk_range_walk(struct chk_store *st, const struct chk_range *rg,
+		   int (*fn)(void *ctx, const MDB_val *k, const MDB_val *v), void *ctx);
+
+/* Open: read the last-alive stamp into st->alive_prev_ms (store_tomb.c). */
+int chk_alive_load(struct chk_store *st);
+
+/* Durably record (@on) or clear the rebuilding state in the write txn @txn. */
+int chk_meta_rebuilding_save(struct chk_store *st, MDB_txn *txn, bool on);
 
 /* Undo and end the open batch (writer thread). */
 void chk_batch_abort(struct chk_store *st);

@@ -222,20 +222,8 @@ int chk_store_head(struct chk_store *st, const struct proto_key *key, struct pro
 
 /* ---- pages (LIST, SCAN) and DIGEST ---- */
 
-struct chk_range {
-	const uint8_t *lo; /* inclusive (or exclusive with after) */
-	size_t lo_len;
-	bool after;
-	const uint8_t *hi; /* exclusive; NULL = no bound */
-	size_t hi_len;
-};
-
-/*
- * Iterate [lo, hi) calling @fn for each record until it returns non-zero
- * (1 = stop, < 0 = error). Returns 0, 1 or the error.
- */
-static int chk_range_walk(struct chk_store *st, const struct chk_range *rg,
-			  int (*fn)(void *ctx, const MDB_val *k, const MDB_val *v), void *ctx)
+int chk_range_walk(struct chk_store *st, const struct chk_range *rg,
+		   int (*fn)(void *ctx, const MDB_val *k, const MDB_val *v), void *ctx)
 {
 	static const uint8_t zero = 0;
 	MDB_val k, v;
@@ -246,7 +234,7 @@ static int chk_range_walk(struct chk_store *st, const struct chk_range *rg,
 	rc = chk_read_begin(st, &txn);
 	if (rc)
 		return rc;
-	rc = chk_mdb_err(mdb_cursor_open(txn, st->recs, &cur));
+	rc = chk_mdb_err(mdb_cursor_open(txn, rg->dbi ? *rg->dbi : st->recs, &cur));
 	if (rc)
 		goto out_txn;
 	k.mv_data = (void *)(rg->lo_len ? rg->lo : &zero);

@@ -257,6 +257,8 @@ static void chk_mark(struct chk_store *st, struct chk_mark *m)
 	m->ctr = st->b.ctr;
 	m->volume_set = st->b.volume_set;
 	memcpy(m->volume, st->b.volume, PROTO_ID_LEN);
+	m->rebuild_chg = st->b.rebuild_chg;
+	m->rebuild_val = st->b.rebuild_val;
 	m->fs_avail = st->b.fs_avail;
 }
 
@@ -272,6 +274,8 @@ static void chk_rollback(struct chk_store *st, const struct chk_mark *m)
 	st->b.ctr.next_id = next_id;
 	st->b.volume_set = m->volume_set;
 	memcpy(st->b.volume, m->volume, PROTO_ID_LEN);
+	st->b.rebuild_chg = m->rebuild_chg;
+	st->b.rebuild_val = m->rebuild_val;
 	st->b.fs_avail = m->fs_avail;
 }
 
@@ -298,8 +302,7 @@ void chk_batch_abort(struct chk_store *st)
 
 /* ---- counters and space ---- */
 
-static void chk_account(struct chk_counters *c, uint8_t kind, const struct proto_meta *m,
-			int sign)
+void chk_account(struct chk_counters *c, uint8_t kind, const struct proto_meta *m, int sign)
 {
 	uint64_t d = (uint64_t)(int64_t)sign;
 
@@ -394,6 +397,7 @@ int chk_store_batch_begin(struct chk_store *st)
 	st->b.ctr = st->ctr;
 	pthread_mutex_unlock(&st->ctr_lock);
 	st->b.volume_set = false;
+	st->b.rebuild_chg = false;
 	st->b.active = true;
 	return 0;
 }
@@ -509,6 +513,8 @@ int chk_store_batch_commit(struct chk_store *st)
 		}
 	}
 	rc = chk_meta_save(st, st->b.txn, &st->b.ctr, st->b.volume_set ? st->b.volume : NULL);
+	if (!rc && st->b.rebuild_chg)
+		rc = chk_meta_rebuilding_save(st, st->b.txn, st->b.rebuild_val);
 	if (rc) {
 		chk_batch_abort(st);
 		return rc;
@@ -528,6 +534,8 @@ int chk_store_batch_commit(struct chk_store *st)
 		memcpy(st->volume_id, st->b.volume, PROTO_ID_LEN);
 		st->has_volume = true;
 	}
+	if (st->b.rebuild_chg)
+		st->rebuilding = st->b.rebuild_val;
 	pthread_mutex_unlock(&st->ctr_lock);
 	st->fs_avail = st->b.fs_avail;
 	st->dirty = true;
@@ -739,6 +747,10 @@ static int chk_put_one(struct chk_store *st, const struct proto_put_req *q, cons
 	if (kind == PROTO_KIND_SUPER && vol_new && !tomb) {
 		st->b.volume_set = true;
 		memcpy(st->b.volume, vol, PROTO_ID_LEN);
+		/* a volume that did not come from mkfs comes to an empty (new or
+		 * wiped) store: it lacks the volume's data until it is refilled */
+		st->b.rebuild_chg = true;
+		st->b.rebuild_val = !(q->flags & PROTO_PUT_MKFS);
 	}
 	rep->stored = nw->meta.ver;
 	rep->flags = nw->meta.flags;
@@ -789,8 +801,7 @@ static int chk_put_op(struct chk_store *st, const void *arg)
  * Run one request in the open batch, or in a batch of its own when none is
  * open. A failed request is undone alone (chk_rollback) either way.
  */
-static int chk_run(struct chk_store *st, int (*op)(struct chk_store *, const void *),
-		   const void *arg)
+int chk_run(struct chk_store *st, int (*op)(struct chk_store *, const void *), const void *arg)
 {
 	bool own = !st->b.active;
 	struct chk_mark m;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * writer.c - the single writer thread: applies PUT, PATCH, SYNC and
- * corruption notes in arrival order, with group commit.
+ * writer.c - the single writer thread: applies PUT, PATCH, SYNC, REBUILT
+ * and corruption notes in arrival order, with group commit.
  *
  * It waits for one request, then drains whatever else is queued (at most
  * CHK_BATCH_MAX requests or CHK_BATCH_BYTES of bodies) into one store batch,
@@ -39,6 +39,8 @@ struct chk_wslot {
 	uint16_t st;
 	bool rep_valid;		     /* ARGS = rep */
 	struct proto_write_rep rep;
+	bool count_valid;	     /* ARGS = count (repair batches) */
+	uint32_t count;
 	uint64_t hlc;		     /* version to observe once committed */
 	uint64_t bytes;		     /* counted in write_inflight */
 };
@@ -53,6 +55,7 @@ struct chk_wstate {
 	bool dirty;		/* committed writes not yet synced (commit mode) */
 	uint64_t last_sync_ms;
 	bool failed;		/* a sync failed: refuse writes */
+	uint64_t next_tick_ms;	/* tombstone collection and last-alive stamp (repair.c) */
 	uint64_t n_batches, n_reqs, n_syncs; /* logged at exit */
 	struct proto_put_req put; /* decode scratch (large) */
 };
@@ -122,9 +125,35 @@ static void chk_apply_patch(struct chk_wstate *ws, struct chk_wslot *s)
 	}
 }
 
+/* REBUILT: leave the rebuilding state if the request names our volume. */
+static void chk_apply_rebuilt(struct chk_wstate *ws, struct chk_wslot *s)
+{
+	struct proto_rebuilt_req q;
+	int rc;
+
+	rc = proto_decode_rebuilt_req(zmq_msg_data(&s->m.args), zmq_msg_size(&s->m.args),
+				      zmq_msg_size(&s->m.data), &q);
+	if (rc == 0)
+		rc = chk_store_rebuilt(ws->d->store, q.volume_id, q.store_id);
+	if (rc < 0)
+		qlog_warn("rebuilt #%" PRIu64 ": %s", s->m.hdr.reqid, strerror(-rc));
+	s->st = proto_st_from_errno(rc);
+}
+
+/* Repair-index and tombstone batches (repair.c): writes too. */
+static bool chk_is_repair(const struct chk_wslot *s)
+{
+	uint8_t op = s->m.hdr.opcode;
+
+	return op == PROTO_OP_PENDING_ADD || op == PROTO_OP_PENDING_DEL ||
+	       op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE;
+}
+
+/* Requests applied inside the store batch (REBUILT too: it is a write). */
 static bool chk_is_write(const struct chk_wslot *s)
 {
-	return s->m.hdr.opcode == PROTO_OP_PUT || s->m.hdr.opcode == PROTO_OP_PATCH;
+	return s->m.hdr.opcode == PROTO_OP_PUT || s->m.hdr.opcode == PROTO_OP_PATCH ||
+	       s->m.hdr.opcode == PROTO_OP_REBUILT || chk_is_repair(s);
 }
 
 /* Take the next queued message (waiting @timeout_ms); 1 taken, 0 none. */
@@ -147,6 +176,7 @@ static int chk_take(struct chk_wstate *ws, int timeout_ms, uint64_t *bytes)
 	}
 	s->st = PROTO_ST_OK;
 	s->rep_valid = false;
+	s->count_valid = false;
 	s->hlc = 0;
 	s->bytes = zmq_msg_size(&s->m.args) + zmq_msg_size(&s->m.data);
 	memset(&s->rep, 0, sizeof(s->rep));
@@ -207,7 +237,8 @@ static void chk_run_batch(struct chk_wstate *ws)
 	for (i = 0; i < ws->n; i++) {
 		if (chk_is_write(&ws->slots[i]))
 			writes = true;
-		else
+		/* SYNC, and REBUILT: its answer says the state is durably gone */
+		if (!chk_is_write(&ws->slots[i]) || ws->slots[i].m.hdr.opcode == PROTO_OP_REBUILT)
 			want_sync = true;
 	}
 	if (ws->failed && (writes || ws->nmarks))
@@ -222,6 +253,11 @@ static void chk_run_batch(struct chk_wstate *ws)
 				chk_apply_put(ws, s);
 			else if (s->m.hdr.opcode == PROTO_OP_PATCH)
 				chk_apply_patch(ws, s);
+			else if (s->m.hdr.opcode == PROTO_OP_REBUILT)
+				chk_apply_rebuilt(ws, s);
+			else if (chk_is_repair(s))
+				s->count_valid = (s->st = chk_apply_repair(d, &s->m, &s->count)) ==
+						 PROTO_ST_OK;
 		}
 		for (i = 0; i < ws->nmarks; i++) {
 			char kb[96];
@@ -247,6 +283,7 @@ static void chk_run_batch(struct chk_wstate *ws)
 			if (s->st == PROTO_ST_OK || s->st == PROTO_ST_CONFLICT) {
 				s->st = proto_st_from_errno(rc);
 				s->rep_valid = false;
+				s->count_valid = false;
 			}
 			continue;
 		}
@@ -263,6 +300,8 @@ static void chk_run_batch(struct chk_wstate *ws)
 		for (i = 0; i < ws->n; i++) {
 			struct chk_wslot *s = &ws->slots[i];
 
+			if (s->m.hdr.opcode == PROTO_OP_REBUILT && s->st == PROTO_ST_OK && src < 0)
+				s->st = proto_st_from_errno(src);
 			if (s->m.hdr.opcode != PROTO_OP_SYNC)
 				continue;
 			s->st = proto_st_from_errno(src);
@@ -282,9 +321,17 @@ static void chk_run_batch(struct chk_wstate *ws)
 			struct proto_sync_rep sr = { .boot = d->boot };
 
 			proto_encode_sync_rep(&wr, &sr);
+		} else if (s->m.hdr.opcode == PROTO_OP_REBUILT && s->st == PROTO_ST_OK) {
+			struct proto_rebuilt_rep rr;
+			uint8_t sid[PROTO_ID_LEN], vid[PROTO_ID_LEN];
+
+			chk_store_identity(d->store, sid, vid, &rr.store_flags);
+			proto_encode_rebuilt_rep(&wr, &rr);
 		} else if (s->rep_valid) {
 			s->rep.boot = d->boot;
 			proto_encode_write_rep(&wr, &s->rep);
+		} else if (s->count_valid && s->st == PROTO_ST_OK) {
+			proto_encode_count_rep(&wr, s->count);
 		}
 		if (s->st != PROTO_ST_OK)
 			qlog_debug("%s #%" PRIu64 ": %s", proto_op_name(s->m.hdr.opcode),
@@ -298,6 +345,19 @@ static void chk_run_batch(struct chk_wstate *ws)
 		proto_zmsg_close(&s->m);
 	}
 	ws->n = 0;
+}
+
+/* Collect tombstones past the grace and stamp the store alive (repair.c). */
+static void chk_writer_tick(struct chk_wstate *ws)
+{
+	bool more = false;
+	int rc = chk_tomb_tick(ws->d, &more);
+
+	if (rc < 0)
+		qlog_warn("tombstone collection: %s", strerror(-rc));
+	else
+		ws->dirty = true;
+	ws->next_tick_ms = proto_wall_ms() + (more ? 0 : chk_tomb_tick_ms(ws->d));
 }
 
 /* Milliseconds to wait for the next request: the sync timer when dirty. */
@@ -345,10 +405,14 @@ void *chk_writer_main(void *arg)
 			rc = chk_take(ws, 0, &bytes);
 		if (ws->n || ws->nmarks)
 			chk_run_batch(ws);
+		if (!ws->failed && proto_wall_ms() >= ws->next_tick_ms)
+			chk_writer_tick(ws);
 		if (d->o.sync == CHK_SYNC_COMMIT && ws->dirty && !ws->failed &&
 		    proto_wall_ms() >= ws->last_sync_ms + CHK_SYNC_INTERVAL_MS)
 			chk_start_sync(ws);
 	}
+	if (!ws->failed && chk_store_alive(d->store, proto_wall_ms()) == 0)
+		ws->dirty = true; /* a clean stop is the last time we were alive */
 	if (ws->dirty && !ws->failed)
 		chk_do_sync(ws);	/* a clean stop leaves nothing unsynced */
 	qlog_info("writer: %" PRIu64 " requests in %" PRIu64 " batches, %" PRIu64 " syncs",

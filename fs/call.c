@@ -83,6 +83,7 @@ void qfs_call_put(struct qfs_call *c)
 		free(c->rpc[i].rdata);
 	}
 	free(c->data);
+	free(c->done_arg);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -149,7 +150,7 @@ void qfs_call_complete(struct qfs_call *c, int idx, int err, uint16_t status,
 {
 	struct qfs_rpc *rpc = &c->rpc[idx];
 	uint8_t *a = NULL, *d = NULL;
-	bool bad = false;
+	bool bad = false, run;
 
 	/* copy outside the lock: a 4 MiB body must not stall the waiter */
 	if (err == 0) {
@@ -184,7 +185,22 @@ void qfs_call_complete(struct qfs_call *c, int idx, int err, uint16_t status,
 		if (rpc->accepted)
 			c->naccepted++;
 	}
+	run = c->on_done && !c->done_ran && c->ndone == c->nrpc;
+	if (run)
+		c->done_ran = true;
 	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	/* the transport still holds a reference for this RPC: @c is alive */
+	if (run)
+		c->on_done(c, c->done_arg);
+}
+
+void qfs_call_on_done(struct qfs_call *c, qfs_done_fn fn, void *arg)
+{
+	pthread_mutex_lock(&c->lock);
+	free(c->done_arg);
+	c->on_done = fn;
+	c->done_arg = arg;
 	pthread_mutex_unlock(&c->lock);
 }
 

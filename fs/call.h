@@ -65,6 +65,13 @@ struct qfs_rpc {
 	size_t rdata_len;
 };
 
+/*
+ * Runs once when every RPC of a call has completed (set before submit):
+ * the completing thread calls it without call->lock, so it must not block
+ * (it may be the engine thread). Results are immutable by then.
+ */
+typedef void (*qfs_done_fn)(struct qfs_call *c, void *arg);
+
 /* Decides whether a completed RPC is "accepted". Called with call->lock held. */
 typedef bool (*qfs_accept_fn)(const struct qfs_call *c, const struct qfs_rpc *rpc);
 
@@ -85,6 +92,8 @@ struct qfs_call {
 	uint8_t *data;		 /* DATA buffer owned by the call (may be NULL) */
 	size_t data_len;
 	int cap;		 /* room in rpc[] */
+	qfs_done_fn on_done;	 /* optional; set before submit (qfs_call_on_done) */
+	void *done_arg;		 /* owned by the call: free()d with it */
 
 	/* protected by lock */
 	unsigned need;		 /* wake when this many counting RPCs accepted */
@@ -92,6 +101,7 @@ struct qfs_call {
 	int ndone;		 /* RPCs completed */
 	unsigned naccepted;	 /* counting RPCs accepted */
 	unsigned npending;	 /* counting RPCs not yet completed */
+	bool done_ran;		 /* on_done was called */
 	struct qfs_rpc rpc[];	 /* cap entries */
 };
 
@@ -156,6 +166,13 @@ bool qfs_call_wait(struct qfs_call *c, uint64_t until_ns, qfs_wake_fn wake, void
 /* RPC @idx once it is DONE (its results are then immutable), else NULL. */
 const struct qfs_rpc *qfs_call_result(struct qfs_call *c, int idx);
 
+/*
+ * Call @fn(c, @arg) once every RPC of @c has completed (the write's late
+ * replies included). @arg is malloc'ed and owned by the call from now on.
+ * Only before submit, and only for calls whose RPCs are all added by then.
+ */
+void qfs_call_on_done(struct qfs_call *c, qfs_done_fn fn, void *arg);
+
 /* Set the number of accepted counting RPCs that the default condition wants. */
 void qfs_call_set_need(struct qfs_call *c, unsigned need);
 
@@ -166,6 +183,8 @@ struct qfs_daemon_info {
 	bool auth_failed;	/* CURVE handshake refused */
 	uint32_t handshake_err;	/* ZMQ_PROTOCOL_ERROR_* of the last failed handshake, 0 = none */
 	uint32_t store_flags;	/* PROTO_STORE_* from the last HELLO */
+	uint8_t store_id[PROTO_ID_LEN]; /* store id from the last HELLO */
+	uint64_t hellos;	/* HELLO replies taken so far: changes with each one */
 	uint64_t boot;		/* boot verifier from the last HELLO */
 	uint64_t clock;		/* daemon hlc at the last HELLO */
 	uint32_t max_skew_ms;

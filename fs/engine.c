@@ -270,6 +270,16 @@ static void qfs_eng_pump(struct qfs_engine *e, int i, uint64_t now)
 				qlog_warn("send to %s: %s", qfs_eng_name(e, i), strerror(-rc));
 			qfs_eng_finish(r, rc == -ETIMEDOUT ? rc : -EIO, 0, NULL, 0, NULL, 0);
 		}
+		/*
+		 * Never sent because the handshake never completed (a daemon
+		 * that accepts connections but hangs): counts as a timeout
+		 * too, or such a daemon would cost every RPC its deadline.
+		 */
+		if (rc == -ETIMEDOUT && !d->connected &&
+		    ++d->timeouts >= QFS_ENG_SUSPECT_TIMEOUTS) {
+			qfs_eng_mark_suspect(e, i, "no handshake before the deadline");
+			return;	/* the queue is failed and empty */
+		}
 	}
 }
 
@@ -360,9 +370,11 @@ static void qfs_eng_hello_seen(struct qfs_engine *e, int i, const struct proto_z
 	if (d->info.hello && d->info.boot != hr.boot)
 		qlog_info("daemon %s restarted (boot %016" PRIx64 ")", qfs_eng_name(e, i), hr.boot);
 	d->info.hello = true;
+	d->info.hellos++;
 	d->info.boot = hr.boot;
 	d->info.clock = hr.clock;
 	d->info.store_flags = hr.store_flags & PROTO_STORE_MASK;
+	memcpy(d->info.store_id, hr.store_id, PROTO_ID_LEN);
 	d->info.max_skew_ms = hr.max_skew_ms;
 	pthread_mutex_unlock(&e->info_lock);
 }
@@ -557,6 +569,23 @@ static void qfs_eng_expire(struct qfs_engine *e, uint64_t now)
 		qfs_eng_pump(e, i, now);	/* fails expired queued RPCs */
 }
 
+/*
+ * A daemon whose store state must be watched: never said HELLO, or its
+ * store has no volume or is rebuilding. It is asked again every
+ * QFS_ENG_REHELLO_MS even while healthy, so that a store refilled (REBUILT)
+ * or given its volume is seen without a reconnection.
+ */
+static bool qfs_eng_watch(struct qfs_engine *e, int i)
+{
+	bool w;
+
+	pthread_mutex_lock(&e->info_lock);
+	w = !e->d[i].info.hello ||
+	    (e->d[i].info.store_flags & (PROTO_STORE_NOVOLUME | PROTO_STORE_REBUILDING));
+	pthread_mutex_unlock(&e->info_lock);
+	return w;
+}
+
 static void qfs_eng_probe(struct qfs_engine *e, uint64_t now)
 {
 	for (int i = 0; i < e->t.ndaemons; i++) {
@@ -566,9 +595,14 @@ static void qfs_eng_probe(struct qfs_engine *e, uint64_t now)
 		struct proto_hdr h = { .version = PROTO_VERSION, .opcode = PROTO_OP_HELLO };
 		struct proto_wr w;
 
-		if (!qfs_eng_is_suspect(e, i) || now < d->next_probe)
+		if (now < d->next_probe)
 			continue;
-		d->next_probe = now + QFS_ENG_PROBE_MS * 1000000ull;
+		if (qfs_eng_is_suspect(e, i))
+			d->next_probe = now + QFS_ENG_PROBE_MS * 1000000ull;
+		else if (d->connected && qfs_eng_watch(e, i))
+			d->next_probe = now + QFS_ENG_REHELLO_MS * 1000000ull;
+		else
+			continue;
 		hq.clock = PROTO_HLC_MAKE(proto_wall_ms(), 0);
 		proto_wr_init(&w);
 		proto_encode_hello_req(&w, &hq);
@@ -593,7 +627,8 @@ static long qfs_eng_timeout(struct qfs_engine *e, uint64_t now)
 
 		if (d->qhead && d->qhead->deadline < next)
 			next = d->qhead->deadline;
-		if (qfs_eng_is_suspect(e, i) && d->next_probe < next)
+		if ((qfs_eng_is_suspect(e, i) || (d->connected && qfs_eng_watch(e, i))) &&
+		    d->next_probe < next)
 			next = d->next_probe;
 	}
 	if (next <= now)

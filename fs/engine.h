@@ -11,7 +11,8 @@
  * a daemon is suspect after two consecutive timeouts, or when its socket
  * has no connection (socket monitor, ZeroMQ heartbeats for hung peers);
  * RPCs to a suspect daemon fail at once with -EHOSTDOWN, and the engine
- * probes it with HELLO every QFS_ENG_PROBE_MS until it answers.
+ * probes it with HELLO every QFS_ENG_PROBE_MS until it answers. Every HELLO
+ * reply updates the daemon's info (store id, flags, boot).
  */
 #ifndef QFS_FS_ENGINE_H
 #define QFS_FS_ENGINE_H
@@ -22,6 +23,10 @@
 #include "fs/config.h"
 
 #define QFS_ENG_PROBE_MS 500			/* HELLO probe period for suspects */
+/* HELLO period for a daemon that has not said what its store is yet, or
+ * whose store has no volume or is rebuilding: the quorum layer learns when
+ * that changes (fs/quorum.c) without waiting for a disconnect. */
+#define QFS_ENG_REHELLO_MS 1000
 #define QFS_ENG_SUSPECT_TIMEOUTS 2		/* consecutive timeouts => suspect */
 #define QFS_ENG_INFLIGHT_MAX (64u << 20)	/* request bytes in flight per daemon */
 #define QFS_ENG_SNDHWM 1000			/* messages queued per DEALER */

@@ -591,7 +591,9 @@ ssize_t qfs_file_read(struct qfs_file *f, void *buf, size_t size, uint64_t off)
 	oi->last_read_end = off + done;
 out:
 	pthread_mutex_unlock(&oi->lock);
-	return rc < 0 && done == 0 ? rc : (ssize_t)done;
+	/* never a short count: FUSE takes a short read for the end of the file,
+	 * so a failed chunk after a good one would silently truncate it */
+	return rc < 0 ? rc : (ssize_t)done;
 }
 
 ssize_t qfs_file_write(struct qfs_file *f, const void *buf, size_t size, uint64_t off)

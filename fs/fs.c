@@ -55,6 +55,7 @@ int qfs_fs_open(const struct qfs_cluster *cl, const struct qfs_fs_opts *opts,
 		qo.w = opts->w;
 		qo.r = opts->r;
 		qo.timeout_ms = opts->timeout_ms;
+		qo.degraded_read = opts->degraded_read;
 	}
 	rc = qfs_quorum_open(cl, &qo, &q, err, errlen);
 	if (rc < 0)
@@ -111,7 +112,7 @@ int qfs_mkfs(struct qfs_quorum *q, uint32_t chunk_size, bool force, char *err, s
 	struct proto_key key;
 	struct proto_wr w;
 	struct timespec now;
-	bool more;
+	bool more, fresh;
 	int rc;
 
 	if (chunk_size < PROTO_BLOCK_SIZE || chunk_size > PROTO_CHUNK_MAX ||
@@ -121,6 +122,7 @@ int qfs_mkfs(struct qfs_quorum *q, uint32_t chunk_size, bool force, char *err, s
 		return -EINVAL;
 	}
 	rc = qfs_quorum_super(q, &sb);
+	fresh = rc != 0;
 	if (rc == 0 && !force) {
 		snprintf(err, errlen, "a volume already exists (chunk size %u); "
 			 "use --force to format it again", sb.chunk_size);
@@ -150,7 +152,10 @@ int qfs_mkfs(struct qfs_quorum *q, uint32_t chunk_size, bool force, char *err, s
 	m.ver = qfs_quorum_version(q);
 	m.len = (uint32_t)w.len;
 	proto_key_super(&key);
-	rc = w.bad ? -ENOMEM : qfs_quorum_put(q, &key, &m, w.buf);
+	/* A new volume: its daemons take it as mkfs's (PROTO_PUT_MKFS), not as
+	 * a refill of an emptied store, so none of them starts rebuilding. */
+	rc = w.bad ? -ENOMEM
+		   : qfs_quorum_put_flags(q, &key, &m, w.buf, fresh ? PROTO_PUT_MKFS : 0);
 	proto_wr_free(&w);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot write the superblock: %s", strerror(-rc));

@@ -29,6 +29,7 @@ struct qfs_file;
 struct qfs_fs_opts {
 	unsigned w, r, timeout_ms; /* 0 = from the config */
 	bool read_only;
+	bool degraded_read; /* see struct qfs_quorum_opts */
 };
 
 /*
@@ -181,6 +182,8 @@ int qfs_sync_all(struct qfs_fs *fs);
  */
 int qfs_file_open(struct qfs_fs *fs, uint64_t ino, unsigned flags, struct qfs_file **out,
 		  bool *changed);
+/* Bytes read (short only at the end of the file), or -errno when any part
+ * of the range failed. */
 ssize_t qfs_file_read(struct qfs_file *f, void *buf, size_t size, uint64_t off);
 /* Buffered unless O_DIRECT; errors of buffered data come back at flush/fsync. */
 ssize_t qfs_file_write(struct qfs_file *f, const void *buf, size_t size, uint64_t off);

@@ -171,24 +171,9 @@ void qfs_icache_drop(struct qfs_fs *fs, uint64_t ino)
 
 int qfs_inode_write(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode)
 {
-	struct proto_wr w;
-	struct proto_meta m;
-	struct proto_key key;
-	int rc;
-
 	if (fs->read_only)
 		return -EROFS;
-	proto_wr_init(&w);
-	proto_inode_encode(&w, inode);
-	if (w.bad) {
-		proto_wr_free(&w);
-		return -ENOMEM;
-	}
-	proto_inode_meta(inode, w.buf, (uint32_t)w.len, &m);
-	proto_key_inode(&key, ino);
-	rc = qfs_quorum_put(fs->q, &key, &m, w.buf);
-	proto_wr_free(&w);
-	return rc;
+	return qfs_quorum_put_inode(fs->q, ino, inode);
 }
 
 int qfs_put_simple(struct qfs_fs *fs, const struct proto_key *key, bool tombstone,
@@ -325,19 +310,11 @@ uint32_t qfs_inode_valid_len(const struct qfs_fs *fs, const struct proto_inode *
 			     uint64_t index, uint64_t chunk_epoch)
 {
 	uint64_t start = index * fs->chunk_size;
+	uint64_t end = proto_trunc_valid_end(inode->trunc, inode->ntrunc, inode->epoch,
+					     chunk_epoch);
 
-	if (chunk_epoch >= inode->epoch)
-		return fs->chunk_size;
-	for (unsigned i = 0; i < inode->ntrunc; i++) {
-		const struct proto_trunc *t = &inode->trunc[i];
-
-		if (t->epoch <= chunk_epoch)
-			continue;
-		if (t->size <= start)
-			return 0;
-		return t->size - start >= fs->chunk_size ? fs->chunk_size
-							 : (uint32_t)(t->size - start);
-	}
-	/* No truncation point after the chunk's epoch survives: trust nothing. */
-	return 0;
+	/* No truncation point after the chunk's epoch survives: end 0, trust nothing. */
+	if (end <= start)
+		return 0;
+	return end - start >= fs->chunk_size ? fs->chunk_size : (uint32_t)(end - start);
 }

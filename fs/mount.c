@@ -33,8 +33,9 @@ static void usage(FILE *out)
 		"  -d  debug log (implies -f)\n"
 		"  -s  single-threaded\n"
 		"options: r=N w=N timeout_ms=MS attr_timeout=S entry_timeout=S\n"
-		"  negative_timeout=S writeback_cache ino32 ro allow_other log_file=/PATH\n"
-		"  default_permissions (and the usual mount options, ignored or passed on)\n");
+		"  negative_timeout=S writeback_cache ino32 ro degraded_read allow_other\n"
+		"  default_permissions log_file=/PATH (and the usual mount options,\n"
+		"  ignored or passed on)\n");
 }
 
 /* Write the outcome to the waiting parent: status byte then message. */
@@ -102,6 +103,7 @@ static int serve(struct mnt_opts *o, int ready_fd)
 			  "the latest write", cl->r, cl->w, cl->n);
 	fo.timeout_ms = o->timeout_ms;
 	fo.read_only = o->read_only;
+	fo.degraded_read = o->degraded_read;
 	rc = qfs_fs_open(cl, &fo, &m.fs, err, sizeof(err));
 	if (rc < 0) {
 		report(ready_fd, 1, err);

@@ -17,6 +17,7 @@ struct mnt_opts {
 	unsigned w, r, timeout_ms; /* 0 = from the config */
 	double attr_timeout, entry_timeout, negative_timeout;
 	bool writeback_cache, ino32, read_only;
+	bool degraded_read;	/* serve reads below R; writes missing W: EROFS */
 	char *log_file;		/* background mode: log here instead of syslog */
 	struct fuse_args fuse_args; /* options handed to libfuse */
 };

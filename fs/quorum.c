@@ -7,8 +7,10 @@
  * Invariants: every operation computes one monotonic deadline when it
  * starts and passes it to every call it makes, so no step can extend it;
  * every version seen in a reply is absorbed into the client HLC; a daemon
- * is "rebuilding" when it reported PROTO_STORE_NOVOLUME while the volume
- * exists, and then it receives writes but never counts toward R or W.
+ * is "rebuilding" when its latest HELLO reported PROTO_STORE_REBUILDING, or
+ * PROTO_STORE_NOVOLUME while the volume existed at open, or a store id we
+ * never saw refilled (qfs_q_rebuilding): it receives writes but never
+ * counts toward R or W.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -44,11 +46,61 @@ uint64_t qfs_q_hedge_ns(const struct qfs_quorum *q)
 	return ms * 1000000ull;
 }
 
+/* Take a new HELLO of daemon @i into q->st[i]; under rb_lock. */
+static void qfs_q_store_update(struct qfs_quorum *q, int i, const struct qfs_daemon_info *di)
+{
+	struct qfs_q_store *s = &q->st[i];
+	const char *name = q->cl->daemons[i].name;
+	bool was = s->rebuilding;
+
+	if ((di->store_flags & PROTO_STORE_REBUILDING) ||
+	    ((di->store_flags & PROTO_STORE_NOVOLUME) && q->volume_at_open)) {
+		/* empty or being refilled; remember which store, to trust it
+		 * once it is declared refilled (REBUILT) */
+		s->rebuilding = true;
+		s->seen_rb = true;
+		memcpy(s->rb_id, di->store_id, PROTO_ID_LEN);
+	} else if (!s->trusted || !memcmp(s->store_id, di->store_id, PROTO_ID_LEN) ||
+		   (s->seen_rb && !memcmp(s->rb_id, di->store_id, PROTO_ID_LEN))) {
+		s->trusted = true;
+		memcpy(s->store_id, di->store_id, PROTO_ID_LEN);
+		s->rebuilding = false;
+	} else {
+		/* a store we never saw empty replaced the one we counted: what it
+		 * missed is unknown, so it counts in no quorum until a remount */
+		if (!was)
+			qlog_warn("daemon %s answers with another store than at mount and was "
+				  "never seen rebuilding: not counted until remounted", name);
+		s->rebuilding = true;
+		return;
+	}
+	if (s->rebuilding && !was)
+		qlog_warn("daemon %s has %s store: rebuilding, not counted in quorums", name,
+			  (di->store_flags & PROTO_STORE_REBUILDING) ? "a rebuilding" : "an empty");
+	else if (!s->rebuilding && was)
+		qlog_info("daemon %s was rebuilt: counted in quorums again", name);
+}
+
+bool qfs_q_rebuilding(struct qfs_quorum *q, int i, const struct qfs_daemon_info *di)
+{
+	bool rb;
+
+	if (!di->hello)
+		return true; /* nothing known of its store yet */
+	pthread_mutex_lock(&q->rb_lock);
+	if (di->hellos != q->st[i].hellos) {
+		q->st[i].hellos = di->hellos;
+		qfs_q_store_update(q, i, di);
+	}
+	rb = q->st[i].rebuilding;
+	pthread_mutex_unlock(&q->rb_lock);
+	return rb;
+}
+
 int qfs_q_place(struct qfs_quorum *q, uint64_t token, struct qfs_replica *out, int *ncount)
 {
 	int idx[QFS_MAX_REPLICAS];
 	struct qfs_replica tmp[QFS_MAX_REPLICAS];
-	bool vol = atomic_load(&q->have_volume);
 	int n, k = 0;
 
 	n = qfs_ring_place(q->ring, token, idx, (int)q->n);
@@ -58,16 +110,9 @@ int qfs_q_place(struct qfs_quorum *q, uint64_t token, struct qfs_replica *out, i
 		q->t->ops->info(q->t, idx[i], &di);
 		tmp[i].daemon = idx[i];
 		tmp[i].suspect = di.suspect;
-		/*
-		 * Rebuilding: it had no volume at open while the volume existed,
-		 * or it restarted since and came back without one (wiped). The
-		 * HELLO flags are not refreshed by our own writes, so a daemon
-		 * that was empty stays rebuilding until the next mount: an
-		 * emptied store never counts before it was rebuilt.
-		 */
-		tmp[i].rebuilding = vol && (q->rebuild[idx[i]] ||
-					    (di.hello && di.boot != q->boot[idx[i]] &&
-					     (di.store_flags & PROTO_STORE_NOVOLUME)));
+		/* refreshed at every HELLO: a daemon wiped and restarted while we
+		 * are mounted is rebuilding as soon as it answers its probe */
+		tmp[i].rebuilding = qfs_q_rebuilding(q, idx[i], &di);
 	}
 	/* stable three-pass order: healthy, suspect, rebuilding */
 	for (int pass = 0; pass < 3; pass++) {
@@ -85,6 +130,17 @@ int qfs_q_place(struct qfs_quorum *q, uint64_t token, struct qfs_replica *out, i
 	return n;
 }
 
+bool qfs_q_read_only(const struct qfs_quorum *q, const struct qfs_replica *reps, int n)
+{
+	unsigned usable = 0;
+
+	if (!q->degraded_read)
+		return false;
+	for (int i = 0; i < n; i++)
+		usable += !reps[i].suspect && !reps[i].rebuilding;
+	return usable < q->w;
+}
+
 void qfs_q_done_snapshot(struct qfs_call *c, bool *done, int *nrpc)
 {
 	pthread_mutex_lock(&c->lock);
@@ -94,7 +150,7 @@ void qfs_q_done_snapshot(struct qfs_call *c, bool *done, int *nrpc)
 	pthread_mutex_unlock(&c->lock);
 }
 
-int qfs_q_write_error(struct qfs_call *c)
+int qfs_q_write_error(const struct qfs_quorum *q, struct qfs_call *c)
 {
 	bool nospc = false, skew = false;
 
@@ -114,7 +170,8 @@ int qfs_q_write_error(struct qfs_call *c)
 		return -ENOSPC;
 	if (skew)
 		return -ETIME;
-	return -EIO;
+	/* degraded reads: the mount is read-only while W is out of reach */
+	return q->degraded_read ? -EROFS : -EIO;
 }
 
 int qfs_q_keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
@@ -230,11 +287,19 @@ int qfs_q_put_call(const struct proto_meta *meta, const void *val, int cap, uint
 int qfs_q_put_add(struct qfs_call *c, const struct proto_key *key,
 		  const struct proto_meta *meta, const uint64_t *sums, int daemon, bool counts)
 {
+	return qfs_q_put_add_flags(c, key, meta, sums, daemon, counts, 0);
+}
+
+int qfs_q_put_add_flags(struct qfs_call *c, const struct proto_key *key,
+			const struct proto_meta *meta, const uint64_t *sums, int daemon,
+			bool counts, uint32_t put_flags)
+{
 	struct proto_put_req pq;
 	struct proto_wr w;
 
 	memset(&pq, 0, sizeof(pq));
 	pq.key = *key;
+	pq.flags = put_flags;
 	pq.meta = *meta;
 	pq.meta.flags &= ~PROTO_REC_CORRUPT;
 	pq.nsums = (uint16_t)proto_nblocks(meta->len);
@@ -289,7 +354,8 @@ static void qfs_q_refusals(struct qfs_quorum *q, char *buf, size_t size)
  * HELLO every daemon within the deadline, absorb their clocks, refuse when
  * our wall clock is outside an answering daemon's skew bound, and learn
  * whether a volume exists. Returns 0, -ETIME, -EACCES (fewer than W answer
- * and some refused our CURVE key; the message names them) or -EIO.
+ * and some refused our CURVE key; the message names them) or -EIO. With
+ * degraded reads one answering daemon is enough.
  */
 static int qfs_q_hello_all(struct qfs_quorum *q, char *err, size_t errlen)
 {
@@ -351,14 +417,13 @@ static int qfs_q_hello_all(struct qfs_quorum *q, char *err, size_t errlen)
 		proto_hlc_observe(&q->clock, hr.clock);
 		if (!(hr.store_flags & PROTO_STORE_NOVOLUME))
 			volume = true;
-		q->rebuild[rpc->daemon] = hr.store_flags & PROTO_STORE_NOVOLUME;
-		q->boot[rpc->daemon] = hr.boot;
 		answered++;
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (rc)
 		goto out_put;
-	if ((unsigned)answered < q->w) {
+	/* degraded reads can serve a mount from a single daemon */
+	if ((unsigned)answered < (q->degraded_read ? 1 : q->w)) {
 		char why[768] = "";
 
 		qfs_q_refusals(q, why, sizeof(why));
@@ -368,13 +433,15 @@ static int qfs_q_hello_all(struct qfs_quorum *q, char *err, size_t errlen)
 		goto out_put;
 	}
 	if (answered < nd)
-		qlog_warn("%d of %d daemons answered hello", answered, nd);
-	/* before the volume exists (mkfs) nobody is rebuilding */
+		qlog_warn("%d of %d daemons answered hello%s", answered, nd,
+			  (unsigned)answered < q->w ? ": degraded, read-only until W answer" : "");
+	/* before the volume exists (mkfs) an empty store is not rebuilding */
+	q->volume_at_open = volume;
 	for (int i = 0; i < nd; i++) {
-		q->rebuild[i] = volume && q->rebuild[i];
-		if (q->rebuild[i])
-			qlog_warn("daemon %s has no volume: rebuilding, not counted in quorums",
-				  q->cl->daemons[i].name);
+		struct qfs_daemon_info di;
+
+		q->t->ops->info(q->t, i, &di);
+		qfs_q_rebuilding(q, i, &di); /* takes the open's HELLO (and logs) */
 	}
 	atomic_store(&q->have_volume, volume);
 out_put:
@@ -426,6 +493,9 @@ int qfs_quorum_open_transport(const struct qfs_cluster *cl, const struct qfs_quo
 	}
 	q->t = t;
 	pthread_mutex_init(&q->sb_lock, NULL);
+	pthread_mutex_init(&q->rb_lock, NULL);
+	for (int i = 0; i < QFS_MAX_DAEMONS; i++)
+		q->st[i].hellos = ~0ull;
 	proto_hlc_init(&q->clock);
 	atomic_init(&q->have_volume, false);
 	q->cl = malloc(sizeof(*q->cl));
@@ -439,6 +509,7 @@ int qfs_quorum_open_transport(const struct qfs_cluster *cl, const struct qfs_quo
 	q->r = opts->r ? opts->r : cl->r;
 	q->timeout_ms = opts->timeout_ms ? opts->timeout_ms
 			: cl->timeout_ms ? cl->timeout_ms : QFS_DEFAULT_TIMEOUT_MS;
+	q->degraded_read = opts->degraded_read;
 	if (q->n < 1 || q->n > QFS_MAX_REPLICAS || (int)q->n > cl->ndaemons || q->w < 1 ||
 	    q->w > q->n || q->r < 1 || q->r > q->n || t->ndaemons != cl->ndaemons) {
 		qfs_q_msg(err, errlen, "%s: bad quorums: N=%u W=%u R=%u with %d daemons",
@@ -472,6 +543,12 @@ int qfs_quorum_open_transport(const struct qfs_cluster *cl, const struct qfs_quo
 			qfs_q_msg(err, errlen, "cannot read the superblock: %s", strerror(-rc));
 		goto out_close;
 	}
+	rc = qfs_pend_start(q);
+	if (rc) {
+		qfs_q_msg(err, errlen, "cannot start the pending-repair thread: %s",
+			  strerror(-rc));
+		goto out_close;
+	}
 	*out = q;
 	return 0;
 
@@ -496,11 +573,14 @@ void qfs_quorum_close(struct qfs_quorum *q)
 {
 	if (!q)
 		return;
+	qfs_pend_stop(q); /* sends what writes left to report */
 	if (q->t)
 		q->t->ops->close(q->t);
+	qfs_pend_free(q);
 	qfs_ring_free(q->ring);
 	free(q->cl);
 	pthread_mutex_destroy(&q->sb_lock);
+	pthread_mutex_destroy(&q->rb_lock);
 	free(q);
 }
 
@@ -580,6 +660,7 @@ static int qfs_q_to_all(struct qfs_quorum *q, uint8_t op, uint64_t deadline,
 int qfs_quorum_sync_all(struct qfs_quorum *q)
 {
 	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
+	unsigned lost = 0, failed = 0;
 	struct qfs_call *c;
 	int rc;
 
@@ -587,16 +668,23 @@ int qfs_quorum_sync_all(struct qfs_quorum *q)
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&c->lock);
-	rc = c->naccepted == c->need ? 0 : -EIO;
 	for (int i = 0; i < c->nrpc; i++) {
 		const struct qfs_rpc *rpc = &c->rpc[i];
 
-		if (!rpc->accepted)
-			qlog_warn("sync %s: %s", q->cl->daemons[rpc->daemon].name,
-				  rpc->state != QFS_RPC_DONE ? "timeout"
-				  : rpc->err ? strerror(-rpc->err)
-					     : proto_st_name(rpc->status));
+		if (rpc->accepted)
+			continue;
+		/* no answer: down or cut off, as if it had been suspect already */
+		if (rpc->state != QFS_RPC_DONE || rpc->err == -ETIMEDOUT ||
+		    rpc->err == -EHOSTDOWN)
+			lost++;
+		else
+			failed++;
+		qlog_warn("sync %s: %s", q->cl->daemons[rpc->daemon].name,
+			  rpc->state != QFS_RPC_DONE ? "timeout"
+			  : rpc->err ? strerror(-rpc->err)
+				     : proto_st_name(rpc->status));
 	}
+	rc = !failed && (!lost || c->naccepted >= q->w) ? 0 : -EIO;
 	pthread_mutex_unlock(&c->lock);
 	qfs_call_put(c);
 	return rc;

@@ -33,6 +33,13 @@ struct qfs_quorum_opts {
 	unsigned w, r;	     /* 0 = from the config */
 	unsigned timeout_ms; /* 0 = from the config */
 	bool need_volume;    /* fail open when no superblock is readable (mount) */
+	/*
+	 * Degraded reads (opt-in, weaker than quorum reads): a read that gets
+	 * fewer than R answers but at least one is served from the newest
+	 * answer instead of failing with -EIO, and a write that misses W
+	 * returns -EROFS instead of -EIO. Open then needs one daemon, not W.
+	 */
+	bool degraded_read;
 };
 
 /*
@@ -71,6 +78,18 @@ void qfs_rec_free(struct qfs_rec *r); /* frees r->val, zeroes r */
  */
 int qfs_quorum_put(struct qfs_quorum *q, const struct proto_key *key,
 		   const struct proto_meta *meta, const void *val);
+
+/*
+ * Write the registers of @inode that carry a non-zero version as INODE(@ino)
+ * (the daemons merge them with what they hold, so the others are kept).
+ * Returns as qfs_quorum_put(), or -ENOMEM.
+ */
+int qfs_quorum_put_inode(struct qfs_quorum *q, uint64_t ino, const struct proto_inode *inode);
+
+/* qfs_quorum_put() with PUT flags @put_flags (PROTO_PUT_MKFS: mkfs's
+ * superblock; -EINVAL on any other key or an unknown bit). */
+int qfs_quorum_put_flags(struct qfs_quorum *q, const struct proto_key *key,
+			 const struct proto_meta *meta, const void *val, uint32_t put_flags);
 
 /*
  * A PUT in flight: begin sends it (the value is copied, the caller may reuse
@@ -156,7 +175,11 @@ struct qfs_replica_state {
 int qfs_quorum_replicas(struct qfs_quorum *q, const struct proto_key *key,
 			struct qfs_replica_state *out, int max);
 
-/* SYNC every reachable daemon; 0 when each daemon holding a replica answered. */
+/*
+ * SYNC every daemon that is not suspect. Returns 0 when each answered OK,
+ * or when the only failures are daemons that did not answer (down or cut
+ * off, like a suspect one) and at least W did; else -EIO.
+ */
 int qfs_quorum_sync_all(struct qfs_quorum *q);
 
 /* Cluster capacity for statfs: usable bytes = raw / N (daemons that share a
@@ -186,7 +209,8 @@ struct qfs_daemon_report {
 	double latency_ms;	      /* HELLO round trip once connected; < 0: unknown */
 	struct proto_hello_rep hello; /* when err == 0 */
 	int64_t skew_ms;	      /* daemon clock minus ours, when err == 0 */
-	bool rebuilding;	      /* NOVOLUME while another daemon has the volume */
+	bool rebuilding;	      /* REBUILDING, or NOVOLUME while another daemon
+				       * has the volume: counts toward no quorum */
 	int stat_err;		      /* 0 (@stat valid), -ETIMEDOUT, -EPROTO, -EBADMSG */
 	bool stat_retried;	      /* a failed STAT was asked once more */
 	struct proto_stat_rep stat;

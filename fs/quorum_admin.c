@@ -237,9 +237,11 @@ int qfs_quorum_probe_transport(const struct qfs_cluster *cl, struct qfs_transpor
 	for (int i = 0; i < nd; i++)
 		if (out[i].err == 0 && !(out[i].hello.store_flags & PROTO_STORE_NOVOLUME))
 			volume = true;
+	/* as a mount sees it: being refilled, or empty while the volume exists */
 	for (int i = 0; i < nd; i++)
-		out[i].rebuilding = volume && out[i].err == 0 &&
-				    (out[i].hello.store_flags & PROTO_STORE_NOVOLUME);
+		out[i].rebuilding = out[i].err == 0 &&
+				    ((out[i].hello.store_flags & PROTO_STORE_REBUILDING) ||
+				     (volume && (out[i].hello.store_flags & PROTO_STORE_NOVOLUME)));
 out_put:
 	qfs_call_put(c);
 out_free:

@@ -96,7 +96,8 @@ static int qfs_list_add(struct qfs_list *l, struct qfs_call *c, int daemon, cons
 	return qfs_call_add(c, daemon, PROTO_OP_LIST, true, &w, 0, 0);
 }
 
-/* First pages from R replicas (replacing failed ones, hedging slow ones). */
+/* First pages from R replicas (replacing failed ones, hedging slow ones);
+ * with degraded reads from at least one. */
 static int qfs_list_open(struct qfs_list *l, const uint8_t *start, size_t start_len, bool after,
 			 uint32_t page)
 {
@@ -105,19 +106,22 @@ static int qfs_list_open(struct qfs_list *l, const uint8_t *start, size_t start_
 	int nreaders, next = 0, rc;
 	uint64_t hedge_at;
 	struct qfs_call *c;
+	unsigned want;
 
 	qfs_q_place(q, proto_partition_token(l->ino), reps, &nreaders);
-	if ((unsigned)nreaders < q->r)
+	/* degraded reads make do with fewer counting replicas than R */
+	if ((unsigned)nreaders < (q->degraded_read ? 1 : q->r))
 		return -EIO;
+	want = q->r < (unsigned)nreaders ? q->r : (unsigned)nreaders;
 	rc = qfs_call_new(nreaders, l->deadline, qfs_accept_ok, NULL, 0, &c);
 	if (rc)
 		return rc;
-	for (unsigned i = 0; i < q->r; i++) {
+	for (unsigned i = 0; i < want; i++) {
 		rc = qfs_list_add(l, c, reps[next++].daemon, start, start_len, after, page);
 		if (rc < 0)
 			goto out_put;
 	}
-	qfs_call_set_need(c, q->r);
+	qfs_call_set_need(c, want);
 	q->t->ops->submit(q->t, c);
 	hedge_at = qfs_q_until(qfs_q_hedge_ns(q), l->deadline);
 	for (;;) {
@@ -129,7 +133,7 @@ static int qfs_list_open(struct qfs_list *l, const uint8_t *start, size_t start_
 		acc = c->naccepted;
 		pend = c->npending;
 		pthread_mutex_unlock(&c->lock);
-		if (acc >= q->r || now >= l->deadline)
+		if (acc >= want || now >= l->deadline)
 			break;
 		if (next < nreaders && (reached || now >= hedge_at)) {
 			rc = qfs_list_add(l, c, reps[next++].daemon, start, start_len, after, page);
@@ -158,8 +162,16 @@ static int qfs_list_open(struct qfs_list *l, const uint8_t *start, size_t start_
 		l->ncur++;
 		rc = qfs_lcur_load(q, lc, c, i);
 	}
-	if (!rc && (unsigned)l->ncur < q->r)
-		rc = -EIO;
+	if (!rc && (unsigned)l->ncur < q->r) {
+		/* degraded reads: walk what answered, with one more timeout */
+		if (q->degraded_read && l->ncur > 0) {
+			qlog_debug("degraded list of %llu: %d of %u replicas answered",
+				   (unsigned long long)l->ino, l->ncur, q->r);
+			l->deadline = qfs_deadline_ms(q->timeout_ms);
+		} else {
+			rc = -EIO;
+		}
+	}
 out_put:
 	qfs_call_put(c);
 	return rc;

@@ -24,12 +24,24 @@ struct qfs_quorum {
 	struct qfs_transport *t;      /* thread-safe per call.h */
 	unsigned n, w, r;	      /* immutable; n <= ndaemons */
 	unsigned timeout_ms;	      /* immutable */
+	bool degraded_read;	      /* immutable; see struct qfs_quorum_opts */
+	_Atomic uint64_t degraded_log_ns; /* last degraded-read warning (rate limit) */
 	uint64_t writer;	      /* random per open; immutable */
 	struct proto_hlc clock;	      /* lock-free */
-	atomic_bool have_volume;      /* a volume exists: NOVOLUME daemons rebuild */
-	/* per daemon, from the HELLO at open; immutable afterwards */
-	bool rebuild[QFS_MAX_DAEMONS]; /* NOVOLUME while the volume existed */
-	uint64_t boot[QFS_MAX_DAEMONS]; /* boot verifier (0: did not answer) */
+	atomic_bool have_volume;      /* a volume exists (read or written) */
+	bool volume_at_open;	      /* immutable after the open's HELLOs: a daemon
+				       * had the volume, so NOVOLUME means emptied */
+	pthread_mutex_t rb_lock;      /* protects st[]; leaf lock */
+	struct qfs_q_store {	      /* what we know of daemon i's store */
+		uint64_t hellos;      /* info.hellos last looked at (~0: none) */
+		bool trusted;	      /* store_id: the store that counts in quorums */
+		uint8_t store_id[PROTO_ID_LEN];
+		bool seen_rb;	      /* rb_id: the last store seen empty or rebuilding */
+		uint8_t rb_id[PROTO_ID_LEN];
+		bool rebuilding;      /* takes writes, counts toward neither R nor W */
+	} st[QFS_MAX_DAEMONS];
+
+	struct qfs_pend *pend;	      /* quorum_pending.c; set at open, freed at close */
 
 	pthread_mutex_t sb_lock;      /* protects have_sb and sb */
 	bool have_sb;
@@ -44,11 +56,27 @@ struct qfs_replica {
 };
 
 /*
+ * Whether daemon @i (transport state @di) is rebuilding, as its latest HELLO
+ * tells: its store is empty or rebuilding (NOVOLUME while the volume
+ * existed at open, or REBUILDING), it never answered a HELLO, or it answers
+ * with a store id we never saw it refilled under. Takes q->rb_lock.
+ */
+bool qfs_q_rebuilding(struct qfs_quorum *q, int i, const struct qfs_daemon_info *di);
+
+/*
  * Fill @out[q->n] with the replicas of @token: counting and healthy ones
  * first (ring order), then suspect ones, rebuilding ones last. Returns the
  * number filled; *ncount gets the number that count toward quorums.
  */
 int qfs_q_place(struct qfs_quorum *q, uint64_t token, struct qfs_replica *out, int *ncount);
+
+/*
+ * Degraded reads only: true when fewer than W of the @n replicas in @reps
+ * (from qfs_q_place) could acknowledge, so a write is refused with -EROFS
+ * before anything is sent (a write that reached one replica only would
+ * show up in degraded reads). Always false without degraded reads.
+ */
+bool qfs_q_read_only(const struct qfs_quorum *q, const struct qfs_replica *reps, int n);
 
 /* Hedge: how long a read step waits before asking one more replica. */
 uint64_t qfs_q_hedge_ns(const struct qfs_quorum *q);
@@ -57,8 +85,9 @@ uint64_t qfs_q_hedge_ns(const struct qfs_quorum *q);
 uint64_t qfs_q_until(uint64_t ns, uint64_t deadline);
 
 /* Error for a write that missed its quorum: -ENOSPC, -ETIME or -EIO from
- * the statuses of the completed RPCs of @c (call it after the wait). */
-int qfs_q_write_error(struct qfs_call *c);
+ * the statuses of the completed RPCs of @c (call it after the wait); -EROFS
+ * instead of -EIO with degraded reads on. */
+int qfs_q_write_error(const struct qfs_quorum *q, struct qfs_call *c);
 
 /* Snapshot which RPCs of @c are done (true in @done[]). */
 void qfs_q_done_snapshot(struct qfs_call *c, bool *done, int *nrpc);
@@ -97,9 +126,37 @@ int qfs_q_put_call(const struct proto_meta *meta, const void *val, int cap, uint
 /* Add a PUT of the call's record to @daemon; returns the index or -errno. */
 int qfs_q_put_add(struct qfs_call *c, const struct proto_key *key,
 		  const struct proto_meta *meta, const uint64_t *sums, int daemon, bool counts);
+/* The same with PUT flags @put_flags (PROTO_PUT_*). */
+int qfs_q_put_add_flags(struct qfs_call *c, const struct proto_key *key,
+			const struct proto_meta *meta, const uint64_t *sums, int daemon,
+			bool counts, uint32_t put_flags);
+
+/* ---- quorum_pending.c: pending-repair index and tombstone confirmations ---- */
+
+struct qfs_pend;
+
+/* Start the flusher thread (open). 0 or -errno. */
+int qfs_pend_start(struct qfs_quorum *q);
+/* Send what is queued and stop the flusher (close, before the transport). */
+void qfs_pend_stop(struct qfs_quorum *q);
+/* Free it (close, after the transport: no completion can run any more). */
+void qfs_pend_free(struct qfs_quorum *q);
+
+/*
+ * Before submitting write call @c (PUT of @m, or a PATCH to version m->ver
+ * when @patch) of @key: once all its RPCs completed, queue a PENDING_ADD
+ * when some replicas missed it, or a TOMB_CONFIRM when every one of the N
+ * took a tombstone. Returns 0 or -ENOMEM (the write goes on regardless).
+ */
+int qfs_pend_watch(struct qfs_quorum *q, struct qfs_call *c, const struct proto_key *key,
+		   const struct proto_meta *m, bool patch);
 
 /* Remember a superblock that reached W replicas (qfs_quorum_put). */
 void qfs_q_super_written(struct qfs_quorum *q, const void *val, uint32_t len);
+
+/* Errno of a completed (NULL: missing) RPC that was not answered OK, else 0
+ * (fs/quorum_scan.c). */
+int qfs_scan_rpc_err(const struct qfs_rpc *rpc);
 
 /* Encoded key bytes order: memcmp, then length. */
 int qfs_q_keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);

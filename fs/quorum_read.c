@@ -149,6 +149,7 @@ struct qfs_get {
 
 	struct qfs_replica reps[QFS_MAX_REPLICAS];
 	int nreaders, next;	 /* counting replicas; next one not asked */
+	unsigned want;		 /* answers to wait for: R, or all nreaders if fewer */
 	struct qfs_call *c;	 /* the gather call */
 	struct qfs_ans ans[QFS_MAX_REPLICAS];
 	int nans;
@@ -178,13 +179,13 @@ static int qfs_get_gather(struct qfs_get *g)
 	rc = qfs_call_new(g->nreaders, g->deadline, qfs_accept_reply, NULL, 0, &g->c);
 	if (rc)
 		return rc;
-	for (unsigned i = 0; i < q->r; i++) {
+	for (unsigned i = 0; i < g->want; i++) {
 		rc = qfs_get_add(q, g->c, g->key, g->reps[g->next++].daemon, g->chunk && i > 0,
 				 g->off, g->len);
 		if (rc < 0)
 			return rc;
 	}
-	qfs_call_set_need(g->c, q->r);
+	qfs_call_set_need(g->c, g->want);
 	q->t->ops->submit(q->t, g->c);
 	hedge_at = qfs_q_until(qfs_q_hedge_ns(q), g->deadline);
 
@@ -192,15 +193,15 @@ static int qfs_get_gather(struct qfs_get *g)
 		struct qfs_get_tally t;
 		uint64_t now;
 
-		qfs_call_wait(g->c, hedge_at, qfs_get_wake, &q->r);
+		qfs_call_wait(g->c, hedge_at, qfs_get_wake, &g->want);
 		pthread_mutex_lock(&g->c->lock);
 		qfs_get_tally(g->c, &t);
 		pthread_mutex_unlock(&g->c->lock);
 		now = qfs_now_ns();
-		if (qfs_get_enough(&t, q->r) || now >= g->deadline)
+		if (qfs_get_enough(&t, g->want) || now >= g->deadline)
 			break;
 		if (g->next < g->nreaders &&
-		    (t.present + t.absent + t.corrupt + t.pending < q->r || t.pending == 0 ||
+		    (t.present + t.absent + t.corrupt + t.pending < g->want || t.pending == 0 ||
 		     now >= hedge_at)) {
 			rc = qfs_get_add(q, g->c, g->key, g->reps[g->next++].daemon,
 					 g->chunk && t.live_get, g->off, g->len);
@@ -496,11 +497,34 @@ static int qfs_get_output(struct qfs_get *g, struct qfs_rec *out)
 	return 0;
 }
 
+/*
+ * Degraded reads: only @answers (< R) replicas answered, so the newest of
+ * what came is served. The steps after the gather (fetching the data of
+ * the newest version, read-repair) get one more timeout of their own, so a
+ * degraded read takes at most twice timeout_ms. Warns at most every 10 s.
+ */
+static void qfs_get_degrade(struct qfs_get *g, unsigned answers)
+{
+	struct qfs_quorum *q = g->q;
+	uint64_t now = qfs_now_ns(), last = atomic_load(&q->degraded_log_ns);
+	char ks[96];
+
+	g->deadline = qfs_deadline_ms(q->timeout_ms);
+	if ((!last || now - last >= 10ULL * 1000000000) &&
+	    atomic_compare_exchange_strong(&q->degraded_log_ns, &last, now))
+		qlog_warn("degraded read of %s: %u of %u replicas answered (more may follow)",
+			  proto_key_str(g->key, ks, sizeof(ks)), answers, q->r);
+	else
+		qlog_debug("degraded read of %s: %u of %u replicas answered",
+			   proto_key_str(g->key, ks, sizeof(ks)), answers, q->r);
+}
+
 int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t off,
 		   uint32_t len, struct qfs_rec *out)
 {
 	struct qfs_get *g;
 	unsigned present = 0, absent = 0, answers = 0;
+	bool degraded = false;
 	int n, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -520,10 +544,12 @@ int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t o
 
 	n = qfs_q_place(q, proto_key_token(key), g->reps, &g->nreaders);
 	(void)n;
-	if ((unsigned)g->nreaders < q->r) {
+	/* degraded reads make do with fewer counting replicas than R */
+	if ((unsigned)g->nreaders < (q->degraded_read ? 1 : q->r)) {
 		rc = -EIO;
 		goto out_free;
 	}
+	g->want = q->r < (unsigned)g->nreaders ? q->r : (unsigned)g->nreaders;
 	rc = qfs_get_gather(g);
 	if (rc)
 		goto out_free;
@@ -533,11 +559,15 @@ int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t o
 		answers++;
 	}
 	if (answers < q->r) {
-		rc = -EIO;
-		goto out_free;
+		if (!q->degraded_read || !answers) {
+			rc = -EIO;
+			goto out_free;
+		}
+		qfs_get_degrade(g, answers);
+		degraded = true;
 	}
 	if (!present) {
-		rc = absent >= q->r ? -ENOENT : -EIO;
+		rc = absent >= q->r || (degraded && absent) ? -ENOENT : -EIO;
 		goto out_free;
 	}
 	rc = qfs_get_merge(g);
@@ -549,6 +579,8 @@ int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t o
 			goto out_free;
 	}
 	rc = qfs_get_repair(g);
+	if (rc && degraded)
+		rc = 0; /* best effort: W may be out of reach too */
 	if (rc)
 		goto out_free;
 	rc = qfs_get_output(g, out);

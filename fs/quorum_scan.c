@@ -12,8 +12,7 @@
 #include "fs/quorum_scan.h"
 #include "proto/status.h"
 
-/* Errno of a completed (or missing) RPC that was not answered with OK. */
-static int qfs_scan_rpc_err(const struct qfs_rpc *rpc)
+int qfs_scan_rpc_err(const struct qfs_rpc *rpc)
 {
 	if (!rpc)
 		return -ETIMEDOUT;
@@ -32,7 +31,13 @@ static int qfs_scan_read(struct qfs_scan_cur *cur)
 	cur->has = false;
 	if (!cur->c)
 		return 0;
-	rc = proto_page_next(&cur->rd, false, &cur->e);
+	if (cur->op == PROTO_OP_PENDING_LIST) {
+		rc = proto_pending_page_next(&cur->rd, &cur->pend);
+		cur->e.key = cur->pend.key;
+		memset(&cur->e.meta, 0, sizeof(cur->e.meta));
+	} else {
+		rc = proto_page_next(&cur->rd, false, &cur->e);
+	}
 	if (rc < 0)
 		return -EBADMSG;
 	if (rc == 0)
@@ -66,7 +71,7 @@ static int qfs_scan_fetch(struct qfs_scan_cur *cur, bool first)
 		return rc;
 	proto_wr_init(&w);
 	proto_encode_scan_req(&w, &sq);
-	rc = qfs_call_add(c, cur->daemon, PROTO_OP_SCAN, true, &w, 0, 0);
+	rc = qfs_call_add(c, cur->daemon, cur->op, true, &w, 0, 0);
 	if (rc < 0)
 		goto out_put;
 	qfs_call_set_need(c, 1);
@@ -87,16 +92,31 @@ out_put:
 	return rc;
 }
 
-int qfs_scan_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
-		   struct qfs_scan_cur *cur)
+/* Start a cursor of @op (SCAN or PENDING_LIST) on daemon @daemon. */
+static int qfs_cur_begin(struct qfs_quorum *q, int daemon, uint32_t page_max, uint8_t op,
+			 struct qfs_scan_cur *cur)
 {
 	memset(cur, 0, sizeof(*cur));
 	cur->q = q;
 	cur->daemon = daemon;
+	cur->op = op;
 	if (page_max < 1 || page_max > PROTO_LIST_MAX_ENTRIES)
 		page_max = PROTO_LIST_MAX_ENTRIES;
 	cur->page_max = page_max;
 	return qfs_scan_fetch(cur, true);
+}
+
+int qfs_scan_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
+		   struct qfs_scan_cur *cur)
+{
+	return qfs_cur_begin(q, daemon, page_max, PROTO_OP_SCAN, cur);
+}
+
+int qfs_pending_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
+		      struct qfs_scan_cur *cur)
+{
+	/* PENDING_LIST has the request layout of SCAN */
+	return qfs_cur_begin(q, daemon, page_max, PROTO_OP_PENDING_LIST, cur);
 }
 
 int qfs_scan_advance(struct qfs_scan_cur *cur)
@@ -134,6 +154,14 @@ int qfs_scan_place(const struct qfs_quorum *q, const struct proto_key *key, int 
 	return qfs_ring_place(q->ring, proto_key_token(key), out, n);
 }
 
+/* Submit @c, whose @n RPCs all count, and wait for every answer (or @deadline). */
+static void qfs_scan_run(struct qfs_quorum *q, struct qfs_call *c, int n, uint64_t deadline)
+{
+	qfs_call_set_need(c, (unsigned)n);
+	q->t->ops->submit(q->t, c);
+	qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
+}
+
 /* PUT the call's record to @to[nto], wait for every answer, fill @res. */
 static int qfs_scan_put_sums(struct qfs_quorum *q, const struct proto_key *key,
 			     const struct proto_meta *meta, const void *val,
@@ -153,9 +181,7 @@ static int qfs_scan_put_sums(struct qfs_quorum *q, const struct proto_key *key,
 			return rc;
 		}
 	}
-	qfs_call_set_need(c, (unsigned)nto);
-	q->t->ops->submit(q->t, c);
-	qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
+	qfs_scan_run(q, c, nto, deadline);
 	for (int i = 0; i < nto; i++) {
 		const struct qfs_rpc *rpc = qfs_call_result(c, i);
 		struct proto_write_rep wr;
@@ -210,4 +236,87 @@ int qfs_scan_copy(struct qfs_quorum *q, const struct proto_key *key,
 	rc = qfs_scan_put_sums(q, key, &f.meta, f.val, f.sums, to, nto, res);
 	qfs_full_free(&f);
 	return rc;
+}
+
+int qfs_scan_head_all(struct qfs_quorum *q, const struct proto_key *key, bool *has,
+		      struct proto_meta *meta, int *err)
+{
+	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
+	int nd = q->cl->ndaemons, rc;
+	struct proto_head_req hq;
+	struct qfs_call *c;
+
+	rc = qfs_call_new(nd, deadline, qfs_accept_reply, NULL, 0, &c);
+	if (rc)
+		return rc;
+	memset(&hq, 0, sizeof(hq));
+	hq.key = *key;
+	for (int d = 0; d < nd; d++) {
+		struct proto_wr w;
+
+		proto_wr_init(&w);
+		proto_encode_head_req(&w, &hq);
+		rc = qfs_call_add(c, d, PROTO_OP_HEAD, true, &w, 0, 0);
+		if (rc < 0) {
+			qfs_call_put(c);
+			return rc;
+		}
+	}
+	qfs_scan_run(q, c, nd, deadline);
+	for (int d = 0; d < nd; d++) {
+		const struct qfs_rpc *rpc = qfs_call_result(c, d);
+
+		has[d] = false;
+		err[d] = rpc && rpc->err == 0 && rpc->status == PROTO_ST_NOENT
+				 ? 0 : qfs_scan_rpc_err(rpc);
+		if (!rpc || err[d] || rpc->status != PROTO_ST_OK)
+			continue;
+		if (proto_decode_head_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &meta[d])) {
+			err[d] = -EBADMSG;
+			continue;
+		}
+		proto_hlc_observe(&q->clock, meta[d].ver.hlc);
+		has[d] = true;
+	}
+	qfs_call_put(c);
+	return 0;
+}
+
+int qfs_scan_batch(struct qfs_quorum *q, uint8_t op, const struct proto_batch_ent *e, int n,
+		   const int *to, int nto, int *res)
+{
+	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
+	struct qfs_call *c;
+	int rc;
+
+	if (n < 1 || n > PROTO_BATCH_MAX || nto < 1)
+		return -EINVAL;
+	rc = qfs_call_new(nto, deadline, qfs_accept_ok, NULL, 0, &c);
+	if (rc)
+		return rc;
+	for (int i = 0; i < nto; i++) {
+		struct proto_wr w;
+
+		proto_wr_init(&w);
+		proto_encode_batch_head(&w, (uint16_t)n);
+		for (int k = 0; k < n; k++)
+			proto_encode_batch_ent(&w, op, &e[k]);
+		rc = qfs_call_add(c, to[i], op, true, &w, 0, 0);
+		if (rc < 0) {
+			qfs_call_put(c);
+			return rc;
+		}
+	}
+	qfs_scan_run(q, c, nto, deadline);
+	for (int i = 0; i < nto; i++) {
+		const struct qfs_rpc *rpc = qfs_call_result(c, i);
+		uint32_t cnt;
+
+		res[i] = qfs_scan_rpc_err(rpc);
+		if (!res[i])
+			res[i] = proto_decode_count_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len,
+							&cnt) ? -EBADMSG : (int)cnt;
+	}
+	qfs_call_put(c);
+	return 0;
 }

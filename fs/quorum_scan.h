@@ -27,12 +27,14 @@ struct qfs_call;
 struct qfs_scan_cur {
 	struct qfs_quorum *q;
 	int daemon;
+	uint8_t op;			/* PROTO_OP_SCAN, or PENDING_LIST (qfs_pending_begin) */
 	uint32_t page_max;		/* entries per SCAN page */
 	struct qfs_call *c;		/* owns the current page */
 	struct proto_rd rd;		/* over the page's reply ARGS */
 	bool more;			/* the daemon has entries after this page */
 	bool has;			/* e is valid */
-	struct proto_entry e;
+	struct proto_entry e;		/* SCAN: the entry */
+	struct proto_batch_ent pend;	/* PENDING_LIST: the entry (e.key is its key too) */
 	uint8_t key[PROTO_KEY_MAX];	/* encoded key of e (or the last one read) */
 	size_t key_len;
 	uint64_t pages;			/* SCAN round trips so far */
@@ -46,6 +48,14 @@ struct qfs_scan_cur {
  */
 int qfs_scan_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
 		   struct qfs_scan_cur *cur);
+
+/*
+ * Walk daemon @daemon's pending-repair index (PENDING_LIST pages) the same
+ * way: after each step cur->pend (and cur->e.key) is the current entry.
+ * Returns as qfs_scan_begin(); -EPROTO with an older daemon (BADOP).
+ */
+int qfs_pending_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
+		      struct qfs_scan_cur *cur);
 
 /* Move to the next entry, fetching the next page when this one is used up.
  * Returns 0 or an errno as qfs_scan_begin(). */
@@ -80,5 +90,46 @@ int qfs_scan_copy(struct qfs_quorum *q, const struct proto_key *key,
 int qfs_scan_put_to(struct qfs_quorum *q, const struct proto_key *key,
 		    const struct proto_meta *meta, const void *val, const int *to, int nto,
 		    int *res);
+
+/*
+ * HEAD @key on every daemon at once: has[d] and meta[d] what daemon d
+ * holds; err[d] 0 (answered, also NOENT) or why it did not answer.
+ * Returns 0 or -ENOMEM.
+ */
+int qfs_scan_head_all(struct qfs_quorum *q, const struct proto_key *key, bool *has,
+		      struct proto_meta *meta, int *err);
+
+/*
+ * Send batch op @op (PENDING_DEL, PURGE, ...) of @e[n] (n 1..PROTO_BATCH_MAX)
+ * to each daemon of @to[nto] and wait: @res[i] is the count daemon to[i]
+ * applied, or -errno. Returns 0 or -ENOMEM / -EINVAL.
+ */
+int qfs_scan_batch(struct qfs_quorum *q, uint8_t op, const struct proto_batch_ent *e, int n,
+		   const int *to, int nto, int *res);
+
+/* ---- rebuilding daemons (fs/quorum_rebuild.c) ---- */
+
+/* Daemon @daemon's store as its latest HELLO described it. */
+struct qfs_scan_store {
+	bool known;			/* it answered a HELLO */
+	bool suspect;			/* the transport fails RPCs to it */
+	bool rebuilding;		/* counts toward no quorum (see quorum.c) */
+	uint32_t flags;			/* PROTO_STORE_* */
+	uint64_t boot;			/* boot verifier */
+	uint8_t store_id[PROTO_ID_LEN];
+};
+
+void qfs_scan_store(struct qfs_quorum *q, int daemon, struct qfs_scan_store *out);
+
+/*
+ * Tell @daemon that its store @store_id was refilled (REBUILT, naming the
+ * volume read at open), wait for the answer within the quorum's timeout.
+ * Returns 0 with the store's PROTO_STORE_* flags afterwards in *flags, or
+ * -ENOENT (no superblock known), -EXDEV (another volume or store: it was
+ * replaced), -EINVAL (the store has no volume), -ETIMEDOUT, -EHOSTDOWN,
+ * -EIO, -EBADMSG, -ENOMEM.
+ */
+int qfs_scan_rebuilt(struct qfs_quorum *q, int daemon, const uint8_t store_id[PROTO_ID_LEN],
+		     uint32_t *flags);
 
 #endif

@@ -7,7 +7,10 @@
  * A write is sent to every replica, rebuilding ones included (they must
  * catch up), but only counting replicas make up W. The waiter returns as
  * soon as W acknowledged; the call keeps the other RPCs going in the
- * background until they answer or the deadline passes.
+ * background until they answer or the deadline passes. Then, still in the
+ * background, the replicas it missed go into the pending-repair index of
+ * those that took it, and a tombstone all N took is confirmed to them
+ * (quorum_pending.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,8 +26,8 @@
  * Validate one PUT, build its call and submit it. Returns 0 with the call in
  * *out (the caller finishes it with put_finish), or -errno.
  */
-static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint64_t deadline,
-		     struct qfs_call **out)
+static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint32_t put_flags,
+		     uint64_t deadline, struct qfs_call **out)
 {
 	struct qfs_replica reps[QFS_MAX_REPLICAS];
 	uint64_t sums[PROTO_CHUNK_BLOCKS];
@@ -33,7 +36,9 @@ static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint64_t dea
 	struct qfs_call *c;
 	int n, ncount, rc;
 
-	if (p->key->kind >= PROTO_KIND_MAX || (m.flags & ~PROTO_REC_TOMBSTONE))
+	if (p->key->kind >= PROTO_KIND_MAX || (m.flags & ~PROTO_REC_TOMBSTONE) ||
+	    (put_flags & ~PROTO_PUT_MASK) ||
+	    ((put_flags & PROTO_PUT_MKFS) && p->key->kind != PROTO_KIND_SUPER))
 		return -EINVAL;
 	/* a tombstone has no value, except an INODE's (its registers merge) */
 	if ((m.flags & PROTO_REC_TOMBSTONE) && p->key->kind != PROTO_KIND_INODE) {
@@ -50,16 +55,21 @@ static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint64_t dea
 	proto_hlc_observe(&q->clock, m.ver.hlc);
 
 	n = qfs_q_place(q, proto_key_token(p->key), reps, &ncount);
+	if (qfs_q_read_only(q, reps, n))
+		return -EROFS;
 	rc = qfs_q_put_call(&m, val, n, deadline, &c);
 	if (rc)
 		return rc;
 	for (int i = 0; i < n; i++) {
-		rc = qfs_q_put_add(c, p->key, &m, sums, reps[i].daemon, !reps[i].rebuilding);
+		rc = qfs_q_put_add_flags(c, p->key, &m, sums, reps[i].daemon,
+					 !reps[i].rebuilding, put_flags);
 		if (rc < 0) {
 			qfs_call_put(c);
 			return rc;
 		}
 	}
+	/* once every reply is in: pending-repair entry or tombstone confirmation */
+	qfs_pend_watch(q, c, p->key, &m, false);
 	qfs_call_set_need(c, q->w);
 	q->t->ops->submit(q->t, c);
 	*out = c;
@@ -87,7 +97,7 @@ static int put_finish(struct qfs_quorum *q, const struct qfs_put *p, struct qfs_
 	if (rc) {
 		char ks[96];
 
-		rc = qfs_q_write_error(c);
+		rc = qfs_q_write_error(q, c);
 		qlog_debug("put %s: fewer than %u acks: %s", proto_key_str(p->key, ks, sizeof(ks)),
 			   q->w, strerror(-rc));
 	} else if (p->key->kind == PROTO_KIND_SUPER && !(p->meta->flags & PROTO_REC_TOMBSTONE)) {
@@ -100,9 +110,41 @@ static int put_finish(struct qfs_quorum *q, const struct qfs_put *p, struct qfs_
 int qfs_quorum_put(struct qfs_quorum *q, const struct proto_key *key,
 		   const struct proto_meta *meta, const void *val)
 {
-	struct qfs_put p = { .key = key, .meta = meta, .val = val };
+	return qfs_quorum_put_flags(q, key, meta, val, 0);
+}
 
-	return qfs_quorum_put_many(q, &p, 1);
+int qfs_quorum_put_inode(struct qfs_quorum *q, uint64_t ino, const struct proto_inode *inode)
+{
+	struct proto_meta m;
+	struct proto_key key;
+	struct proto_wr w;
+	int rc;
+
+	proto_wr_init(&w);
+	proto_inode_encode(&w, inode);
+	if (w.bad) {
+		proto_wr_free(&w);
+		return -ENOMEM;
+	}
+	proto_inode_meta(inode, w.buf, (uint32_t)w.len, &m);
+	proto_key_inode(&key, ino);
+	rc = qfs_quorum_put(q, &key, &m, w.buf);
+	proto_wr_free(&w);
+	return rc;
+}
+
+int qfs_quorum_put_flags(struct qfs_quorum *q, const struct proto_key *key,
+			 const struct proto_meta *meta, const void *val, uint32_t put_flags)
+{
+	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
+	struct qfs_put p = { .key = key, .meta = meta, .val = val };
+	struct qfs_call *c;
+	int rc;
+
+	rc = put_start(q, &p, put_flags, deadline, &c);
+	if (rc < 0)
+		return rc;
+	return put_finish(q, &p, c, deadline);
 }
 
 struct qfs_put_op {
@@ -130,7 +172,7 @@ int qfs_quorum_put_begin(struct qfs_quorum *q, const struct proto_key *key,
 	op->p.meta = &op->meta;
 	op->p.val = val;
 	op->deadline = qfs_deadline_ms(q->timeout_ms);
-	rc = put_start(q, &op->p, op->deadline, &op->c);
+	rc = put_start(q, &op->p, 0, op->deadline, &op->c);
 	if (rc < 0) {
 		free(op);
 		return rc;
@@ -157,7 +199,7 @@ int qfs_quorum_put_many(struct qfs_quorum *q, const struct qfs_put *puts, int n)
 	if (n < 1 || n > QFS_PUT_MANY_MAX)
 		return -EINVAL;
 	for (int i = 0; i < n; i++) {
-		err = put_start(q, &puts[i], deadline, &calls[i]);
+		err = put_start(q, &puts[i], 0, deadline, &calls[i]);
 		if (err < 0) {
 			calls[i] = NULL;
 			if (!rc)
@@ -351,6 +393,8 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 	proto_hlc_observe(&q->clock, ver->hlc);
 	sum = proto_block_sum(data, len);
 	n = qfs_q_place(q, proto_key_token(key), reps, &ncount);
+	if (qfs_q_read_only(q, reps, n))
+		return -EROFS;
 	rc = qfs_call_new(n, deadline, qfs_accept_patch, data, len, &c);
 	if (rc)
 		return rc;
@@ -363,6 +407,11 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 				  len);
 		if (rc < 0)
 			goto out_put;
+	}
+	{
+		struct proto_meta pm = { .ver = *ver };
+
+		qfs_pend_watch(q, c, key, &pm, true); /* replicas it missed, at the end */
 	}
 	qfs_call_set_need(c, q->w);
 	q->t->ops->submit(q->t, c);
@@ -430,7 +479,7 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 			*stored = newest;
 			rc = -ESTALE;
 		} else {
-			rc = qfs_q_write_error(c);
+			rc = qfs_q_write_error(q, c);
 		}
 		break;
 	}

@@ -48,13 +48,15 @@ static void fsck_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fsck.quorumfs CONFIG [-n | -y] [--json] [--progress | --no-progress]\n"
-		"                     [--grace SECONDS]\n"
+		"                     [--grace SECONDS] [--quick]\n"
 		"  -n             report only, change nothing (the default)\n"
 		"  -y             repair: write the newest record to every missing, stale\n"
 		"                 or corrupt replica\n"
 		"  --json         print a JSON summary on stdout instead of text\n"
 		"  --no-progress  no progress line on stderr (default: when it is a terminal)\n"
 		"  --grace SECONDS  tombstones older than this may be purged (default 604800)\n"
+		"  --quick        only the keys in the daemons' pending-repair indexes:\n"
+		"                 repaired, then dropped from the index (-y)\n"
 		"exit: 0 clean, 1 errors corrected, 4 errors left uncorrected,\n"
 		"      8 operational error, 16 usage error\n");
 }
@@ -148,10 +150,12 @@ static int fsck_repair_lww(struct fsck *f, const struct proto_key *key,
 
 /*
  * Examine one key: @has[d] says whether daemon d showed it, @meta[d] what
- * it holds. Counts, reports and (with -y) repairs.
+ * it holds. Counts, reports and (with -y) repairs; a tombstone that every
+ * replica holds goes to fsck_tomb_key(). Returns true when every replica
+ * holds the newest copy afterwards (fsck.h).
  */
-static void fsck_key(struct fsck *f, const struct proto_key *key, const bool *has,
-		     const struct proto_meta *meta)
+bool fsck_key(struct fsck *f, const struct proto_key *key, const bool *has,
+	      const struct proto_meta *meta)
 {
 	const struct qfs_cluster *cl = f->cl;
 	int reps[QFS_MAX_REPLICAS], bad[QFS_MAX_REPLICAS], res[QFS_MAX_REPLICAS];
@@ -160,6 +164,7 @@ static void fsck_key(struct fsck *f, const struct proto_key *key, const bool *ha
 	const struct proto_meta *best = NULL;
 	char ks[96], v1[64], v2[64];
 	int n, nbad = 0, rc;
+	bool whole = true;
 
 	f->st.keys++;
 	proto_key_str(key, ks, sizeof(ks));
@@ -208,17 +213,25 @@ static void fsck_key(struct fsck *f, const struct proto_key *key, const bool *ha
 				 ks, cl->daemons[d].name, n);
 		}
 	}
-	if (!nbad)
-		return;
+	if (!nbad) {
+		/* every replica holds the newest copy: a tombstone may be collected */
+		if (best && (best->flags & PROTO_REC_TOMBSTONE))
+			fsck_tomb_key(f, key, best, reps, n, has);
+		return true;
+	}
+	if (!f->repair || !best) {
+		for (int i = 0; i < nbad; i++)
+			fsck_rebuild_left(f, bad[i], 1);
+	}
 	if (!f->repair) {
 		f->st.left += (uint64_t)nbad;
-		return;
+		return false;
 	}
 	if (!best) {
 		fsck_say(f, "%s: no clean copy on any daemon: cannot repair\n", ks);
 		f->st.failed += (uint64_t)nbad;
 		f->st.left += (uint64_t)nbad;
-		return;
+		return false;
 	}
 	for (int i = 0; i < QFS_MAX_REPLICAS; i++)
 		res[i] = -EIO;
@@ -242,10 +255,13 @@ static void fsck_key(struct fsck *f, const struct proto_key *key, const bool *ha
 		} else {
 			f->st.failed++;
 			f->st.left++;
+			fsck_rebuild_left(f, bad[i], 1);
 			fsck_say(f, "%s on %s: repair failed: %s\n", ks, cl->daemons[bad[i]].name,
 				 strerror(-e));
+			whole = false;
 		}
 	}
+	return whole;
 }
 
 /*
@@ -319,9 +335,10 @@ static int fsck_exit_code(const struct fsck *f, int pass_rc)
 {
 	if (pass_rc)
 		return FSCK_EXIT_OPERATIONAL;
-	if (f->st.left)
+	/* a daemon still rebuilding counts in no quorum: an error left */
+	if (f->st.left || f->ns.left || fsck_rebuild_still(f))
 		return FSCK_EXIT_UNCORRECTED;
-	if (f->st.repaired)
+	if (f->st.repaired || f->ns.fixed || f->rb.nrebuilt)
 		return FSCK_EXIT_CORRECTED;
 	return FSCK_EXIT_CLEAN;
 }
@@ -345,10 +362,16 @@ static void fsck_report_json(const struct fsck *f, int code)
 	fsck_jset(o, "misplaced", json_integer((json_int_t)f->st.misplaced));
 	fsck_jset(o, "repaired", json_integer((json_int_t)f->st.repaired));
 	fsck_jset(o, "failed", json_integer((json_int_t)f->st.failed));
+	fsck_jset(o, "purged", json_integer((json_int_t)f->st.purged));
+	fsck_jset(o, "purgeable", json_integer((json_int_t)f->st.purgeable));
+	fsck_jset(o, "pending", fsck_pending_json(f));
 	for (int d = 0; un && d < f->cl->ndaemons; d++)
 		if (f->scan_err[d])
 			json_array_append_new(un, json_string(f->cl->daemons[d].name));
 	fsck_jset(o, "unreachable", un);
+	fsck_jset(o, "rebuilding", fsck_rebuild_json(f, false));
+	fsck_jset(o, "rebuilt", fsck_rebuild_json(f, true));
+	fsck_jset(o, "namespace", fsck_ns_json(f));
 	fsck_jset(o, "repair", json_boolean(f->repair));
 	fsck_jset(o, "exit", json_integer(code));
 	if (!o || json_dumpf(o, stdout, JSON_INDENT(2)) < 0)
@@ -383,7 +406,7 @@ static int fsck_parse_seconds(const char *s, uint64_t *out)
 	return 0;
 }
 
-enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_GRACE };
+enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_GRACE, OPT_QUICK };
 
 int main(int argc, char **argv)
 {
@@ -392,6 +415,7 @@ int main(int argc, char **argv)
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "grace", required_argument, NULL, OPT_GRACE },
+		{ "quick", no_argument, NULL, OPT_QUICK },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -425,6 +449,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_PROGRESS:
 			progress = 0;
+			break;
+		case OPT_QUICK:
+			f->quick = true;
 			break;
 		case OPT_GRACE:
 			if (fsck_parse_seconds(optarg, &f->grace_s)) {
@@ -467,16 +494,29 @@ int main(int argc, char **argv)
 		goto out_config;
 	}
 	f->t0_ns = qfs_now_ns();
-	rc = fsck_replica_pass(f);
-	for (int d = 0; d < cl->ndaemons; d++)
-		qfs_scan_end(&f->cur[d]);
+	if (f->quick) {
+		/* only what writes missed: no namespace pass, no REBUILT */
+		rc = fsck_pending_pass(f);
+	} else {
+		fsck_rebuild_start(f);
+		rc = fsck_replica_pass(f);
+		for (int d = 0; d < cl->ndaemons; d++)
+			qfs_scan_end(&f->cur[d]);
+		if (rc == 0)
+			rc = fsck_ns_pass(f);
+		fsck_rebuild_finish(f, rc);
+	}
 	fsck_progress(f, true);
 	code = fsck_exit_code(f, rc);
-	if (f->json)
+	if (f->json) {
 		fsck_report_json(f, code);
-	else
+	} else {
 		fsck_report_text(f);
-	if (f->repair && f->st.repaired)
+		fsck_pending_report_text(f);
+		fsck_ns_report_text(f);
+		fsck_rebuild_report_text(f);
+	}
+	if (f->repair && (f->st.repaired || f->ns.fixed))
 		qfs_quorum_sync_all(f->q);
 	qfs_quorum_close(f->q);
 out_config:

@@ -105,8 +105,11 @@ static const char *mnt_problem(const struct qfs_daemon_conf *dc,
 				 "daemon? fix endpoint in [daemon %s]", d->hello.name, dc->name,
 				 dc->name);
 		else if (d->rebuilding)
-			snprintf(buf, len, "store has no volume while the others have one: "
-				 "rebuilding, counts toward no quorum until repaired");
+			snprintf(buf, len, "%s: rebuilding, counts toward no quorum until "
+				 "fsck.quorumfs -y has refilled it",
+				 (d->hello.store_flags & PROTO_STORE_REBUILDING)
+					 ? "store is being refilled (a new or wiped disk)"
+					 : "store has no volume while the others have one");
 		else if (mnt_skewed(d))
 			snprintf(buf, len, "clock differs from ours by %" PRId64 " ms (bound %"
 				 PRIu32 " ms): writes will be refused; fix NTP", d->skew_ms,
@@ -172,6 +175,27 @@ static const char *mnt_yes(bool b)
 	return b ? "yes" : "NO";
 }
 
+/*
+ * Progress of rebuilding daemon @i: its records over the most any usable
+ * daemon holds (with N = daemons every replica holds every key; with more
+ * daemons it is an estimate). < 0 when unknown.
+ */
+static double mnt_rebuild_progress(const struct qfs_cluster *cl,
+				   const struct qfs_daemon_report *d, int i)
+{
+	uint64_t most = 0;
+
+	if (!d[i].rebuilding || d[i].stat_err)
+		return -1;
+	for (int j = 0; j < cl->ndaemons; j++)
+		if (j != i && d[j].err == 0 && d[j].stat_err == 0 && !d[j].rebuilding &&
+		    d[j].stat.records > most)
+			most = d[j].stat.records;
+	if (!most)
+		return -1;
+	return d[i].stat.records >= most ? 1.0 : (double)d[i].stat.records / (double)most;
+}
+
 static void print_table(const struct qfs_cluster *cl, const struct qfs_daemon_report *d,
 			const struct qfs_coverage *cov, int reachable, unsigned timeout_ms)
 {
@@ -191,7 +215,7 @@ static void print_table(const struct qfs_cluster *cl, const struct qfs_daemon_re
 		printf("  %zu of %zu ring ranges (%.1f%% of keys) have fewer than R=%u usable "
 		       "replicas: reads there fail\n", cov->below_r, cov->nranges,
 		       100 * cov->below_r_share, cl->r);
-	printf("\n%-12s %-28s %-5s %8s %5s %10s %10s %9s %7s %7s %s\n", "NAME", "ENDPOINT",
+	printf("\n%-12s %-28s %-7s %8s %5s %10s %10s %9s %7s %7s %s\n", "NAME", "ENDPOINT",
 	       "STATE", "RTT_MS", "PROTO", "USED", "FREE", "RECORDS", "CORRUPT", "UPTIME",
 	       "FLAGS");
 	for (int i = 0; i < cl->ndaemons; i++) {
@@ -204,8 +228,8 @@ static void print_table(const struct qfs_cluster *cl, const struct qfs_daemon_re
 			snprintf(lat, sizeof(lat), "%.2f", d[i].latency_ms);
 		else
 			snprintf(lat, sizeof(lat), "-");
-		printf("%-12s %-28s %-5s %8s ", dc->name, dc->endpoint, d[i].err ? "DOWN" : "up",
-		       lat);
+		printf("%-12s %-28s %-7s %8s ", dc->name, dc->endpoint,
+		       d[i].err ? "DOWN" : d[i].rebuilding ? "rebuild" : "up", lat);
 		if (d[i].err)
 			printf("%5s ", "-");
 		else
@@ -232,6 +256,10 @@ static void print_table(const struct qfs_cluster *cl, const struct qfs_daemon_re
 			printf("%s: answered HELLO but not STAT (%s)\n", cl->daemons[i].name,
 			       strerror(-d[i].stat_err));
 		}
+		if (mnt_rebuild_progress(cl, d, i) >= 0)
+			printf("%s: rebuilding: holds %" PRIu64 " records, %.0f%% of what a "
+			       "healthy replica holds\n", cl->daemons[i].name, d[i].stat.records,
+			       100 * mnt_rebuild_progress(cl, d, i));
 		if (d[i].err == 0 && d[i].stat_err == 0 && d[i].stat.corrupt)
 			printf("%s: %" PRIu64 " corrupt records: reads repair them from other "
 			       "replicas\n", cl->daemons[i].name, d[i].stat.corrupt);
@@ -294,6 +322,10 @@ static int print_json(const struct qfs_cluster *cl, const struct qfs_daemon_repo
 		jset(o, "endpoint", json_string(dc->endpoint));
 		jset(o, "reachable", json_boolean(up));
 		jset(o, "usable", json_boolean(mnt_usable(dc, &d[i])));
+		jset(o, "rebuilding", json_boolean(d[i].rebuilding));
+		jset(o, "rebuild_progress", mnt_rebuild_progress(cl, d, i) >= 0
+						    ? json_real(mnt_rebuild_progress(cl, d, i))
+						    : json_null());
 		mnt_problem(dc, &d[i], timeout_ms, why, sizeof(why));
 		jset(o, "error", why[0] ? json_string(why) : json_null());
 		jset(o, "latency_ms", up && d[i].latency_ms >= 0 ? json_real(d[i].latency_ms)

@@ -241,6 +241,7 @@ void proto_encode_put_req(struct proto_wr *w, const struct proto_put_req *q)
 {
 	proto_put_key(w, &q->key);
 	proto_meta_encode(w, &q->meta);
+	proto_put_u32(w, q->flags);
 	proto_put_sums(w, q->nsums, q->sums);
 }
 
@@ -256,6 +257,7 @@ int proto_decode_put_req(const void *a, size_t len, size_t data_len, struct prot
 	if (rc)
 		return rc;
 	mrc = proto_meta_decode(&r, &q->meta);
+	q->flags = proto_get_u32(&r);
 	rc = proto_get_sums(&r, &q->nsums, q->sums);
 	if (rc)
 		return rc;
@@ -276,6 +278,9 @@ int proto_decode_put_req(const void *a, size_t len, size_t data_len, struct prot
 		return -EBADMSG;
 	if (q->meta.epoch != 0 && q->key.kind != PROTO_KIND_CHUNK &&
 	    q->key.kind != PROTO_KIND_INODE)
+		return -EBADMSG;
+	if ((q->flags & ~PROTO_PUT_MASK) ||
+	    ((q->flags & PROTO_PUT_MKFS) && q->key.kind != PROTO_KIND_SUPER))
 		return -EBADMSG;
 	if (q->nsums != proto_nblocks(q->meta.len) ||
 	    q->meta.sum != proto_sums_combine(q->sums, q->nsums))
@@ -689,6 +694,54 @@ int proto_decode_digest_rep(const void *a, size_t len, size_t data_len,
 	return proto_rd_done(&r, data_len, 0);
 }
 
+/* ---- REBUILT ---- */
+
+void proto_encode_rebuilt_req(struct proto_wr *w, const struct proto_rebuilt_req *q)
+{
+	proto_put_bytes(w, q->volume_id, PROTO_ID_LEN);
+	proto_put_bytes(w, q->store_id, PROTO_ID_LEN);
+}
+
+int proto_decode_rebuilt_req(const void *a, size_t len, size_t data_len,
+			     struct proto_rebuilt_req *q)
+{
+	static const uint8_t zero[PROTO_ID_LEN];
+	const uint8_t *vid, *sid;
+	struct proto_rd r;
+	int rc;
+
+	proto_rd_init(&r, a, len);
+	vid = proto_get_bytes(&r, PROTO_ID_LEN);
+	sid = proto_get_bytes(&r, PROTO_ID_LEN);
+	rc = proto_rd_done(&r, data_len, 0);
+	if (rc)
+		return rc;
+	if (!memcmp(vid, zero, PROTO_ID_LEN) || !memcmp(sid, zero, PROTO_ID_LEN))
+		return -EBADMSG; /* a volume and a store must be named */
+	memcpy(q->volume_id, vid, PROTO_ID_LEN);
+	memcpy(q->store_id, sid, PROTO_ID_LEN);
+	return 0;
+}
+
+void proto_encode_rebuilt_rep(struct proto_wr *w, const struct proto_rebuilt_rep *p)
+{
+	proto_put_u32(w, p->store_flags);
+}
+
+int proto_decode_rebuilt_rep(const void *a, size_t len, size_t data_len,
+			     struct proto_rebuilt_rep *p)
+{
+	struct proto_rd r;
+	int rc;
+
+	proto_rd_init(&r, a, len);
+	p->store_flags = proto_get_u32(&r);
+	rc = proto_rd_done(&r, data_len, 0);
+	if (rc)
+		return rc;
+	return (p->store_flags & ~PROTO_STORE_MASK) ? -EBADMSG : 0;
+}
+
 /* ---- STAT ---- */
 
 int proto_decode_stat_req(const void *a, size_t len, size_t data_len)
@@ -745,4 +798,155 @@ int proto_decode_stat_rep(const void *a, size_t len, size_t data_len, struct pro
 	memcpy(p->software, sw, n);
 	p->software[n] = '\0';
 	return 0;
+}
+
+/* ---- pending-repair index and tombstone collection (ops 12..16) ---- */
+
+static bool proto_batch_op(uint8_t op)
+{
+	return op == PROTO_OP_PENDING_ADD || op == PROTO_OP_PENDING_DEL ||
+	       op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE;
+}
+
+void proto_encode_batch_head(struct proto_wr *w, uint16_t n)
+{
+	proto_put_u16(w, n);
+}
+
+void proto_encode_batch_ent(struct proto_wr *w, uint8_t op, const struct proto_batch_ent *e)
+{
+	proto_put_key(w, &e->key);
+	if (op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE) {
+		proto_put_version(w, &e->ver);
+		return;
+	}
+	if (op == PROTO_OP_PENDING_DEL || op == PROTO_OP_PENDING_LIST)
+		proto_put_u64(w, e->stamp);
+	if (op == PROTO_OP_PENDING_ADD || op == PROTO_OP_PENDING_LIST) {
+		uint8_t n = e->nmissed > PROTO_PENDING_MISSED_MAX ? PROTO_PENDING_MISSED_MAX
+								  : e->nmissed;
+
+		proto_put_u8(w, n);
+		for (uint8_t i = 0; i < n; i++) {
+			size_t l = strnlen(e->missed[i], PROTO_DAEMON_NAME_MAX);
+
+			proto_put_u8(w, (uint8_t)l);
+			proto_put_bytes(w, e->missed[i], l);
+		}
+	}
+}
+
+/* u8 n, n x (u8 len, printable name): the replicas that missed a key. */
+static int proto_get_missed(struct proto_rd *r, struct proto_batch_ent *e)
+{
+	e->nmissed = proto_get_u8(r);
+	if (r->bad)
+		return -EBADMSG;
+	if (e->nmissed > PROTO_PENDING_MISSED_MAX)
+		return -EMSGSIZE;
+	if (e->nmissed == 0)
+		return -EBADMSG;
+	for (uint8_t i = 0; i < e->nmissed; i++) {
+		uint8_t l = proto_get_u8(r);
+		const uint8_t *p;
+
+		if (r->bad)
+			return -EBADMSG;
+		if (l > PROTO_DAEMON_NAME_MAX)
+			return -EMSGSIZE;
+		p = proto_get_bytes(r, l);
+		if (!p || l == 0 || !proto_printable(p, l))
+			return -EBADMSG;
+		memcpy(e->missed[i], p, l);
+		e->missed[i][l] = '\0';
+	}
+	return 0;
+}
+
+int proto_batch_next(struct proto_rd *r, uint8_t op, struct proto_batch_ent *e)
+{
+	const uint8_t *kb;
+	uint16_t kl;
+	int rc;
+
+	memset(&e->ver, 0, sizeof(e->ver));
+	e->stamp = 0;
+	e->nmissed = 0;
+	rc = proto_get_key(r, &kb, &kl);
+	if (!rc && r->bad)
+		rc = -EBADMSG;
+	if (!rc)
+		rc = proto_key_decode(kb, kl, &e->key);
+	if (rc)
+		goto bad;
+	if (op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE) {
+		proto_get_version(r, &e->ver);
+		if (r->bad || proto_version_is_zero(&e->ver))
+			rc = -EBADMSG;
+	} else if (op == PROTO_OP_PENDING_ADD || op == PROTO_OP_PENDING_DEL ||
+		   op == PROTO_OP_PENDING_LIST) {
+		if (op != PROTO_OP_PENDING_ADD) {
+			e->stamp = proto_get_u64(r);
+			if (r->bad || e->stamp == 0)
+				rc = -EBADMSG;
+		}
+		if (!rc && op != PROTO_OP_PENDING_DEL)
+			rc = proto_get_missed(r, e);
+	} else {
+		rc = -EOPNOTSUPP;
+	}
+	if (!rc)
+		return 0;
+bad:
+	r->bad = true;
+	return rc;
+}
+
+int proto_decode_batch_req(uint8_t op, const void *a, size_t len, size_t data_len,
+			   struct proto_rd *first, uint16_t *n)
+{
+	struct proto_batch_ent e;
+	struct proto_rd r;
+	int rc = 0;
+
+	if (!proto_batch_op(op))
+		return -EOPNOTSUPP;
+	proto_rd_init(&r, a, len);
+	*n = proto_get_u16(&r);
+	if (r.bad || data_len != 0 || *n == 0)
+		return -EBADMSG;
+	if (*n > PROTO_BATCH_MAX)
+		return -EMSGSIZE;
+	*first = r;
+	for (uint16_t i = 0; !rc && i < *n; i++)
+		rc = proto_batch_next(&r, op, &e);
+	if (rc)
+		return rc;
+	return r.left != 0 ? -EBADMSG : 0;
+}
+
+int proto_pending_page_next(struct proto_rd *r, struct proto_batch_ent *e)
+{
+	int rc;
+
+	if (r->bad)
+		return -EBADMSG;
+	if (r->left == 0)
+		return 0;
+	rc = proto_batch_next(r, PROTO_OP_PENDING_LIST, e);
+	return rc ? rc : 1;
+}
+
+void proto_encode_count_rep(struct proto_wr *w, uint32_t n)
+{
+	proto_put_u32(w, n);
+}
+
+int proto_decode_count_rep(const void *a, size_t len, size_t data_len, uint32_t *n)
+{
+	struct proto_rd r;
+
+	proto_rd_init(&r, a, len);
+	*n = proto_get_u32(&r);
+	return proto_rd_done(&r, data_len, 0);
 }

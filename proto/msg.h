@@ -79,9 +79,13 @@ int proto_decode_sync_rep(const void *a, size_t len, size_t data_len,
 
 /* ---- PUT: merge a record; DATA = the value (meta.len bytes) ---- */
 
+#define PROTO_PUT_MKFS 0x1u /* SUPER only: mkfs's; a store adopting it is not rebuilding */
+#define PROTO_PUT_MASK 0x1u
+
 struct proto_put_req {
 	struct proto_key key;
 	struct proto_meta meta; /* CORRUPT flag refused; TOMBSTONE => len 0 */
+	uint32_t flags;		/* PROTO_PUT_*; unknown bits, or MKFS on a non-SUPER key, refused */
 	uint16_t nsums;		/* == proto_nblocks(meta.len) */
 	uint64_t sums[PROTO_CHUNK_BLOCKS];
 };
@@ -224,6 +228,28 @@ void proto_encode_digest_rep(struct proto_wr *w, const struct proto_digest_rep *
 int proto_decode_digest_rep(const void *a, size_t len, size_t data_len,
 			    struct proto_digest_rep *p);
 
+/* ---- REBUILT: a rebuilding store was refilled (fsck); it counts again ---- */
+
+/* Request: the volume and the store (ids from HELLO) the caller refilled, so
+ * a stray or late REBUILT cannot clear another volume's store, nor a store
+ * that replaced the refilled one (both XVOLUME); all-zero ids refused. */
+struct proto_rebuilt_req {
+	uint8_t volume_id[PROTO_ID_LEN];
+	uint8_t store_id[PROTO_ID_LEN];
+};
+
+/* Reply: the store's PROTO_STORE_* flags once the request was applied. */
+struct proto_rebuilt_rep {
+	uint32_t store_flags;
+};
+
+void proto_encode_rebuilt_req(struct proto_wr *w, const struct proto_rebuilt_req *q);
+int proto_decode_rebuilt_req(const void *a, size_t len, size_t data_len,
+			     struct proto_rebuilt_req *q);
+void proto_encode_rebuilt_rep(struct proto_wr *w, const struct proto_rebuilt_rep *p);
+int proto_decode_rebuilt_rep(const void *a, size_t len, size_t data_len,
+			     struct proto_rebuilt_rep *p);
+
 /* ---- STAT ---- */
 
 struct proto_stat_rep {
@@ -242,5 +268,56 @@ struct proto_stat_rep {
 int proto_decode_stat_req(const void *a, size_t len, size_t data_len);
 void proto_encode_stat_rep(struct proto_wr *w, const struct proto_stat_rep *p);
 int proto_decode_stat_rep(const void *a, size_t len, size_t data_len, struct proto_stat_rep *p);
+
+/*
+ * ---- the pending-repair index and tombstone collection (ops 12..16) ----
+ *
+ * PENDING_ADD, PENDING_DEL, TOMB_CONFIRM and PURGE carry a batch: u16 count
+ * (1..PROTO_BATCH_MAX), then count entries, each laid out per opcode:
+ *   PENDING_ADD   key, u8 n (1..PROTO_PENDING_MISSED_MAX), n x (u8 len, name)
+ *   PENDING_DEL   key, u64 stamp (non-zero)
+ *   TOMB_CONFIRM  key, version (non-zero)
+ *   PURGE         key, version (non-zero)
+ * Names are daemon names (1..64 printable ASCII, as in HELLO). Their reply
+ * ARGS is a count (u32): entries stored, removed, marked or purged.
+ * PENDING_LIST has the SCAN request layout (proto_scan_req) and a page reply
+ * whose entries are: key, u64 stamp, u8 n, n x (u8 len, name).
+ */
+
+#define PROTO_BATCH_MAX 1024
+#define PROTO_PENDING_MISSED_MAX 8
+
+/* One batch or PENDING_LIST entry; which fields are used depends on the op. */
+struct proto_batch_ent {
+	struct proto_key key;
+	struct proto_version ver; /* TOMB_CONFIRM, PURGE */
+	uint64_t stamp;		  /* PENDING_DEL, PENDING_LIST: daemon hlc of the last add */
+	uint8_t nmissed;	  /* PENDING_ADD, PENDING_LIST */
+	char missed[PROTO_PENDING_MISSED_MAX][PROTO_DAEMON_NAME_MAX + 1];
+};
+
+/* Start a batch request of @n entries (1..PROTO_BATCH_MAX). */
+void proto_encode_batch_head(struct proto_wr *w, uint16_t n);
+/* Append @e laid out for @op (a batch opcode, or PENDING_LIST for page entries). */
+void proto_encode_batch_ent(struct proto_wr *w, uint8_t op, const struct proto_batch_ent *e);
+
+/*
+ * Validate a whole batch request of @op: count in range, every entry valid,
+ * no trailing bytes, DATA empty. On success *n is the count and @first reads
+ * the first entry (use proto_batch_next). Returns 0, -EBADMSG, -EMSGSIZE,
+ * -EINVAL/-ENAMETOOLONG (a key's name) or -EOPNOTSUPP (@op has no batch).
+ */
+int proto_decode_batch_req(uint8_t op, const void *a, size_t len, size_t data_len,
+			   struct proto_rd *first, uint16_t *n);
+
+/* Read and validate one entry laid out for @op; 0 or -errno (r turns bad). */
+int proto_batch_next(struct proto_rd *r, uint8_t op, struct proto_batch_ent *e);
+
+/* Next PENDING_LIST page entry (after proto_page_begin): 1, 0 at the end, or -errno. */
+int proto_pending_page_next(struct proto_rd *r, struct proto_batch_ent *e);
+
+/* Reply to PENDING_ADD, PENDING_DEL, TOMB_CONFIRM and PURGE: how many took effect. */
+void proto_encode_count_rep(struct proto_wr *w, uint32_t n);
+int proto_decode_count_rep(const void *a, size_t len, size_t data_len, uint32_t *n);
 
 #endif

@@ -256,6 +256,17 @@ unsigned proto_trunc_normalize(const struct proto_trunc *a, unsigned na,
 	return n;
 }
 
+uint64_t proto_trunc_valid_end(const struct proto_trunc *t, unsigned n, uint64_t inode_epoch,
+			       uint64_t chunk_epoch)
+{
+	if (chunk_epoch >= inode_epoch)
+		return UINT64_MAX;
+	for (unsigned i = 0; i < n && i < PROTO_TRUNC_MAX; i++)
+		if (t[i].epoch > chunk_epoch)
+			return t[i].size;
+	return 0;
+}
+
 void proto_inode_encode(struct proto_wr *w, const struct proto_inode *ino)
 {
 	uint16_t tl = ino->target_len > PROTO_TARGET_MAX ? PROTO_TARGET_MAX : ino->target_len;

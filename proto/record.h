@@ -121,6 +121,16 @@ unsigned proto_trunc_normalize(const struct proto_trunc *a, unsigned na,
 			       const struct proto_trunc *b, unsigned nb,
 			       struct proto_trunc out[PROTO_TRUNC_MAX]);
 
+/*
+ * End (a file offset) of the valid bytes of a chunk written in @chunk_epoch,
+ * for an inode whose size group has epoch @inode_epoch and truncation stack
+ * @t[n]: UINT64_MAX when the chunk is of the current epoch or newer (only
+ * the size limits it), else the size of the first point with an epoch above
+ * @chunk_epoch, or 0 when none survives (nothing of it can be trusted).
+ */
+uint64_t proto_trunc_valid_end(const struct proto_trunc *t, unsigned n, uint64_t inode_epoch,
+			       uint64_t chunk_epoch);
+
 struct proto_inode {
 	struct proto_version attr_ver;
 	uint32_t mode, uid, gid, rdev;

@@ -86,6 +86,72 @@ FUZZ_MSG(scan_req, struct proto_scan_req, proto_decode_scan_req, proto_encode_sc
 FUZZ_MSG(digest_req, struct proto_digest_req, proto_decode_digest_req, proto_encode_digest_req)
 FUZZ_MSG(digest_rep, struct proto_digest_rep, proto_decode_digest_rep, proto_encode_digest_rep)
 FUZZ_MSG(stat_rep, struct proto_stat_rep, proto_decode_stat_rep, proto_encode_stat_rep)
+FUZZ_MSG(rebuilt_req, struct proto_rebuilt_req, proto_decode_rebuilt_req,
+	 proto_encode_rebuilt_req)
+FUZZ_MSG(rebuilt_rep, struct proto_rebuilt_rep, proto_decode_rebuilt_rep,
+	 proto_encode_rebuilt_rep)
+
+/*
+ * Batches of the pending-repair index and tombstone ops: first byte picks
+ * the op, then DATA length and ARGS. Re-encoding what was read must give
+ * back the input.
+ */
+static void fuzz_batch_req(const uint8_t *p, size_t n)
+{
+	static const uint8_t ops[] = { PROTO_OP_PENDING_ADD, PROTO_OP_PENDING_DEL,
+				       PROTO_OP_TOMB_CONFIRM, PROTO_OP_PURGE };
+	static struct proto_batch_ent e;
+	struct proto_wr w;
+	struct proto_rd r;
+	uint16_t cnt;
+	size_t dlen;
+	uint8_t op;
+
+	if (n < 1)
+		return;
+	op = ops[p[0] % sizeof(ops)];
+	p++;
+	n--;
+	if (!split(&p, &n, &dlen))
+		return;
+	if (proto_decode_batch_req(op, p, n, dlen, &r, &cnt) != 0)
+		return;
+	proto_wr_init(&w);
+	proto_encode_batch_head(&w, cnt);
+	for (uint16_t i = 0; i < cnt; i++) {
+		CHECK(proto_batch_next(&r, op, &e) == 0);
+		proto_encode_batch_ent(&w, op, &e);
+	}
+	CHECK(r.left == 0);
+	same(&w, p, n);
+}
+
+/* A PENDING_LIST page reply, and the count reply of the batch ops. */
+static void fuzz_pending_page(const uint8_t *p, size_t n)
+{
+	static struct proto_batch_ent e;
+	struct proto_wr w;
+	struct proto_rd r;
+	uint32_t cnt;
+	bool more;
+	int rc;
+
+	if (proto_decode_count_rep(p, n, 0, &cnt) == 0) {
+		proto_wr_init(&w);
+		proto_encode_count_rep(&w, cnt);
+		same(&w, p, n);
+	}
+	if (proto_page_begin(&r, p, n, &more) != 0)
+		return;
+	proto_wr_init(&w);
+	proto_encode_page_head(&w, more);
+	while ((rc = proto_pending_page_next(&r, &e)) == 1)
+		proto_encode_batch_ent(&w, PROTO_OP_PENDING_LIST, &e);
+	if (rc == 0)
+		same(&w, p, n);
+	else
+		proto_wr_free(&w);
+}
 
 /* Requests with empty ARGS. */
 static void fuzz_empty_req(const uint8_t *p, size_t n)

@@ -179,6 +179,39 @@ int main(int argc, char **argv)
 	proto_encode_stat_rep(&w, &st);
 	put_msg("stat_rep", 0, &w, 0);
 
+	struct proto_rebuilt_req rq = { .volume_id = { 1, 2, 3 }, .store_id = { 4, 5 } };
+	proto_wr_init(&w);
+	proto_encode_rebuilt_req(&w, &rq);
+	put_msg("rebuilt_req", 0, &w, 0);
+	struct proto_rebuilt_rep rp = { .store_flags = PROTO_STORE_FRESH };
+	proto_wr_init(&w);
+	proto_encode_rebuilt_rep(&w, &rp);
+	put_msg("rebuilt_rep", 0, &w, 0);
+
+	/* Pending-repair and tombstone batches (op byte first) and a list page. */
+	{
+		static const uint8_t bops[] = { PROTO_OP_PENDING_ADD, PROTO_OP_PENDING_DEL,
+						PROTO_OP_TOMB_CONFIRM, PROTO_OP_PURGE };
+		struct proto_batch_ent be = { .ver = { 7, 8 }, .stamp = 9, .nmissed = 1 };
+
+		strcpy(be.missed[0], "c");
+		proto_key_chunk(&be.key, 2, 3);
+		for (unsigned b = 0; b < sizeof(bops); b++) {
+			proto_wr_init(&w);
+			proto_put_u8(&w, b);
+			proto_put_u32(&w, 0);
+			proto_encode_batch_head(&w, 1);
+			proto_encode_batch_ent(&w, bops[b], &be);
+			put_seed("batch_req", (int)b, w.buf, w.len);
+			proto_wr_free(&w);
+		}
+		proto_wr_init(&w);
+		proto_encode_page_head(&w, false);
+		proto_encode_batch_ent(&w, PROTO_OP_PENDING_LIST, &be);
+		put_seed("pending_page", 0, w.buf, w.len);
+		proto_wr_free(&w);
+	}
+
 	/* Keys of every kind. */
 	i = 0;
 	proto_key_super(&k);

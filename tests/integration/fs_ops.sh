@@ -83,8 +83,8 @@ it_check_eq "qfs status with a missing config: exit 2" 2 "$rc"
 # ---- qfs layout ----
 out=$(tmo 30 "$Q" layout "$IT_CONF")
 printf '%s\n' "$out"
-it_check_eq "layout: 256 points per daemon" 3 "$(printf '%s\n' "$out" | awk '$1 ~ /^[abc]$/ && $5 == 256' | wc -l)"
-sum=$(printf '%s\n' "$out" | awk '$1 ~ /^[abc]$/ { s += $6 } END { printf "%.0f", s }')
+it_check_eq "layout: 256 points per daemon" 3 "$(printf '%s\n' "$out" | awk '$1 ~ /^[abc]$/ && $6 == 256' | wc -l)"
+sum=$(printf '%s\n' "$out" | awk '$1 ~ /^[abc]$/ { s += $7 } END { printf "%.0f", s }')
 it_check_eq "layout: ring shares add up to 100%" 100 "$sum"
 
 # ---- df on the mount, qfs df, the daemons' free space ----

@@ -31,6 +31,9 @@ IT_DAEMONS=""		# names, in start order
 declare -A IT_DPID=()	# name -> pid of the running daemon ("" when stopped)
 declare -A IT_DEP=()	# name -> endpoint
 declare -A IT_DDIR=()	# name -> data dir
+declare -A IT_DWRAP=()	# name -> command the daemon runs under, e.g. "ip netns exec NS"
+			# (it must exec chunkd, so the recorded pid is chunkd's)
+IT_EXIT_HOOKS=""	# functions it_cleanup runs once mounts and daemons are gone
 IT_MOUNTS=""		# mount points we mounted (space separated, no blanks in paths)
 declare -A IT_MPID=()	# mount point -> pid of its quorumfs server
 
@@ -62,6 +65,10 @@ it_done() {
 	fi
 	it_log "all checks passed in $(it_elapsed) s"
 }
+
+# it_on_exit FN: run FN in the EXIT trap, after the mounts and daemons are
+# gone (e.g. to delete network namespaces the test made). FN must not fail.
+it_on_exit() { IT_EXIT_HOOKS="$IT_EXIT_HOOKS $1"; }
 
 # it_skip WHY: exit 77, which ctest reports as skipped.
 it_skip() {
@@ -147,6 +154,29 @@ it_sha() {
 		printf '%s' "${out%% *}"
 	else
 		printf 'ERROR(%s)' "$(printf '%s' "$out" | tr '\n' ' ' | head -c 200)"
+	fi
+}
+
+# it_now_ms: the time in ms (for durations).
+it_now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# it_timed WHAT CMD...: run CMD (30 s bound): its exit status in T_RC, its
+# output in T_OUT, its duration in T_MS; the slowest run so far in
+# IT_WORST_MS and IT_WORST_WHAT (set IT_WORST_MS=0 to start over).
+# shellcheck disable=SC2034 # T_* and IT_WORST_WHAT are read by the scripts
+IT_WORST_MS=0
+IT_WORST_WHAT=""
+# shellcheck disable=SC2034
+it_timed() {
+	local what=$1 t0
+	shift
+	t0=$(it_now_ms)
+	T_RC=0
+	T_OUT=$(tmo 30 "$@" 2>&1) || T_RC=$?
+	T_MS=$(($(it_now_ms) - t0))
+	if [ "$T_MS" -gt "$IT_WORST_MS" ]; then
+		IT_WORST_MS=$T_MS
+		IT_WORST_WHAT=$what
 	fi
 }
 
@@ -262,6 +292,9 @@ it_cleanup() {
 		wait "$pid" 2>/dev/null
 		IT_DPID[$name]=""
 	done
+	for name in $IT_EXIT_HOOKS; do
+		"$name"
+	done
 	if [ -n "$IT_WORK" ] && [ -d "$IT_WORK" ]; then
 		if [ "$IT_FAILED" -ne 0 ] && [ "${QFS_IT_KEEP:-0}" = 1 ]; then
 			it_log "kept work dir $IT_WORK"
@@ -353,8 +386,8 @@ it_daemon_start() {
 	# wait below sees the new one.
 	case $ep in ipc://*) rm -f "${ep#ipc://}" ;; esac
 	# shellcheck disable=SC2086
-	"$QFS_BIN/chunkd" --name "$name" --listen "$ep" --data "${IT_DDIR[$name]}" \
-		${QFS_IT_CHUNKD_ARGS:-} >>"$IT_WORK/$name.log" 2>&1 &
+	${IT_DWRAP[$name]:-} "$QFS_BIN/chunkd" --name "$name" --listen "$ep" \
+		--data "${IT_DDIR[$name]}" ${QFS_IT_CHUNKD_ARGS:-} >>"$IT_WORK/$name.log" 2>&1 &
 	pid=$!
 	IT_DPID[$name]=$pid
 	while :; do
@@ -363,9 +396,10 @@ it_daemon_start() {
 			IT_DPID[$name]=""
 			it_fail "chunkd $name exited at startup"
 		}
+		# shellcheck disable=SC2086
 		case $ep in
 		ipc://*) [ -S "${ep#ipc://}" ] && break ;;
-		tcp://*) ss -Htln 2>/dev/null | grep -q ":${ep##*:} " && break ;;
+		tcp://*) ${IT_DWRAP[$name]:-} ss -Htln 2>/dev/null | grep -q ":${ep##*:} " && break ;;
 		esac
 		[ "$i" -ge 100 ] && it_fail "chunkd $name did not start listening on $ep within 10 s"
 		sleep 0.1

@@ -35,6 +35,8 @@ struct sim_replica {
 	unsigned delay_ms;
 	bool drop, dead, nospc;
 	uint32_t flags;
+	uint8_t store_gen;  /* second byte of the store id: a new store */
+	uint64_t hellos;    /* bumped when flags or store id change ("a new HELLO") */
 	int64_t skew_ms;
 	uint32_t page_max;
 	unsigned counts[PROTO_OP_MAX];
@@ -54,6 +56,7 @@ struct sim {
 	pthread_cond_t cond;
 	pthread_t tid;
 	bool stop, closed;
+	bool firing;	    /* the sim thread is completing an event, unlocked */
 	struct sim_ev *evs; /* sorted by due */
 	int n;
 	struct sim_replica *r;
@@ -173,6 +176,7 @@ static void sim_hello(struct sim *s, int i, const struct qfs_rpc *rpc, struct si
 	hr.version = PROTO_VERSION;
 	strcpy(hr.name, "sim");
 	hr.store_id[0] = (uint8_t)(i + 1);
+	hr.store_id[1] = r->store_gen;
 	hr.clock = PROTO_HLC_MAKE((uint64_t)((int64_t)proto_wall_ms() + r->skew_ms), 0);
 	hr.boot = sim_boot(i);
 	hr.store_flags = r->flags;
@@ -529,11 +533,14 @@ static void *sim_main(void *arg)
 			continue;
 		}
 		s->evs = ev->next;
+		s->firing = true;
 		pthread_mutex_unlock(&s->lock);
 		sim_fire(s, ev);
 		qfs_call_put(ev->call);
 		free(ev);
 		pthread_mutex_lock(&s->lock);
+		s->firing = false;
+		pthread_cond_broadcast(&s->cond);
 	}
 	/* stopping: what is left fails as a shut down transport would */
 	while (s->evs) {
@@ -621,18 +628,38 @@ static void sim_info(struct qfs_transport *t, int i, struct qfs_daemon_info *out
 	out->hello = true;
 	out->suspect = s->r[i].dead;
 	out->store_flags = s->r[i].flags;
+	out->store_id[0] = (uint8_t)(i + 1);
+	out->store_id[1] = s->r[i].store_gen;
+	out->hellos = s->r[i].hellos;
 	out->boot = sim_boot(i);
 	out->max_skew_ms = 5000;
 	pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * As the engine's close: once it returns no completion runs any more, so
+ * the quorum handle may be freed. What is queued fails with -ESHUTDOWN here.
+ */
 static void sim_close(struct qfs_transport *t)
 {
 	struct sim *s = (struct sim *)t;
+	struct sim_ev *left;
 
 	pthread_mutex_lock(&s->lock);
 	s->closed = true;
+	left = s->evs;
+	s->evs = NULL;
+	while (s->firing)
+		pthread_cond_wait(&s->cond, &s->lock);
 	pthread_mutex_unlock(&s->lock);
+	while (left) {
+		struct sim_ev *ev = left;
+
+		left = ev->next;
+		qfs_call_complete(ev->call, ev->idx, -ESHUTDOWN, 0, NULL, 0, NULL, 0);
+		qfs_call_put(ev->call);
+		free(ev);
+	}
 }
 
 static const struct qfs_transport_ops sim_ops = {
@@ -709,10 +736,26 @@ struct qfs_transport *sim_transport(struct sim *s)
 SIM_KNOB(sim_set_delay, unsigned, delay_ms)
 SIM_KNOB(sim_set_drop, bool, drop)
 SIM_KNOB(sim_set_dead, bool, dead)
-SIM_KNOB(sim_set_flags, uint32_t, flags)
 SIM_KNOB(sim_set_skew, int64_t, skew_ms)
 SIM_KNOB(sim_set_page_max, uint32_t, page_max)
 SIM_KNOB(sim_set_nospc, bool, nospc)
+
+void sim_set_flags(struct sim *s, int i, uint32_t store_flags)
+{
+	pthread_mutex_lock(&s->lock);
+	s->r[i].flags = store_flags;
+	s->r[i].hellos++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void sim_new_store(struct sim *s, int i, uint32_t store_flags)
+{
+	pthread_mutex_lock(&s->lock);
+	s->r[i].flags = store_flags;
+	s->r[i].store_gen++;
+	s->r[i].hellos++;
+	pthread_mutex_unlock(&s->lock);
+}
 
 void sim_set_corrupt(struct sim *s, int i, const struct proto_key *key, bool corrupt)
 {

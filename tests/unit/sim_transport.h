@@ -44,7 +44,12 @@ struct qfs_transport *sim_transport(struct sim *s);
 void sim_set_delay(struct sim *s, int i, unsigned ms);
 void sim_set_drop(struct sim *s, int i, bool drop);
 void sim_set_dead(struct sim *s, int i, bool dead);
+/* Store flags replica @i reports in HELLO; the transport's info() shows
+ * them as a new HELLO (info.hellos changes). */
 void sim_set_flags(struct sim *s, int i, uint32_t store_flags);
+/* Replica @i now has another store (a new store id) with @store_flags:
+ * a daemon wiped and restarted. */
+void sim_new_store(struct sim *s, int i, uint32_t store_flags);
 void sim_set_skew(struct sim *s, int i, int64_t ms);
 void sim_set_page_max(struct sim *s, int i, uint32_t max);
 void sim_set_nospc(struct sim *s, int i, bool nospc);

@@ -366,6 +366,39 @@ static void test_fs_namespace_basics(void **state)
 			 -EINVAL);
 }
 
+/* A read whose second chunk fails must fail whole: FUSE would take a short
+ * count for the end of the file and silently truncate it. */
+static void test_fs_read_error_is_never_short(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 2 * CS + 500;
+	uint8_t *src = malloc(len), *buf = malloc(len);
+	struct proto_key key;
+	struct qfs_file *fh;
+	bool changed;
+	uint64_t ino;
+
+	assert_non_null(src);
+	assert_non_null(buf);
+	fill(src, len, 3);
+	fh = create_file(f->fs[0], "short", &ino);
+	write_all(fh, src, len, 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	proto_key_chunk(&key, ino, 1);
+	for (int i = 0; i < 3; i++)
+		sim_set_corrupt(f->s, i, &key, true); /* no good copy of chunk 1 */
+	assert_int_equal(qfs_file_open(f->fs[1], ino, 0, &fh, &changed), 0);
+	assert_int_equal(qfs_file_read(fh, buf, CS, 0), (ssize_t)CS);
+	assert_memory_equal(buf, src, CS);
+	assert_int_equal(qfs_file_read(fh, buf, 2 * CS, CS / 2), -EIO);
+	assert_int_equal(qfs_file_read(fh, buf, 500, 2 * CS), 500);
+	assert_memory_equal(buf, src + 2 * CS, 500);
+	assert_int_equal(qfs_file_release(fh), 0);
+	free(src);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +411,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_small_writes_patch_and_append, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fs_namespace_basics, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_read_error_is_never_short, fx_setup,
+						fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

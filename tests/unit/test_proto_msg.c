@@ -447,6 +447,24 @@ static void test_proto_msg_put(void **state)
 	assert_int_equal(proto_key_xattr(&q.key, 5, "user.k", 6), 0);
 	assert_int_equal(enc_put(&q, 10), -EBADMSG);
 
+	/* PUT flags: MKFS only on the SUPER key; unknown bits refused. */
+	make_put(&q, 40);
+	q.meta.epoch = 0;
+	proto_key_super(&q.key);
+	q.flags = PROTO_PUT_MKFS;
+	assert_int_equal(enc_put(&q, 40), 0);
+	assert_int_equal(g_put.flags, PROTO_PUT_MKFS);
+	q.flags = 0;
+	assert_int_equal(enc_put(&q, 40), 0);
+	assert_int_equal(g_put.flags, 0);
+	q.flags = 0x2;
+	assert_int_equal(enc_put(&q, 40), -EBADMSG);
+	q.flags = 0x80000000u | PROTO_PUT_MKFS;
+	assert_int_equal(enc_put(&q, 40), -EBADMSG);
+	make_put(&q, 40);
+	q.flags = PROTO_PUT_MKFS; /* on a CHUNK */
+	assert_int_equal(enc_put(&q, 40), -EBADMSG);
+
 	/* Too many sums: refused before they are read. */
 	make_put(&q, 0);
 	proto_wr_init(&w);
@@ -1053,6 +1071,241 @@ static void test_proto_msg_digest(void **state)
 	assert_int_not_equal(h, proto_entry_hash(kb, kn - 1, &m));
 }
 
+static int d_rebuilt_req(const uint8_t *a, size_t l, size_t d)
+{
+	struct proto_rebuilt_req q;
+
+	return proto_decode_rebuilt_req(a, l, d, &q);
+}
+static int d_rebuilt_rep(const uint8_t *a, size_t l, size_t d)
+{
+	struct proto_rebuilt_rep p;
+
+	return proto_decode_rebuilt_rep(a, l, d, &p);
+}
+
+static void test_proto_msg_rebuilt(void **state)
+{
+	struct proto_rebuilt_req q, q2;
+	struct proto_rebuilt_rep p = { .store_flags = PROTO_STORE_FRESH }, p2;
+	struct proto_wr w;
+
+	(void)state;
+	for (int i = 0; i < PROTO_ID_LEN; i++) {
+		q.volume_id[i] = (uint8_t)(0xa0 + i);
+		q.store_id[i] = (uint8_t)(0x10 + i);
+	}
+	proto_wr_init(&w);
+	proto_encode_rebuilt_req(&w, &q);
+	assert_int_equal(w.len, 2 * PROTO_ID_LEN);
+	/* the two raw ids, volume first, nothing else */
+	assert_memory_equal(w.buf, q.volume_id, PROTO_ID_LEN);
+	assert_memory_equal(w.buf + PROTO_ID_LEN, q.store_id, PROTO_ID_LEN);
+	check_strict(&w, 0, d_rebuilt_req);
+	assert_int_equal(proto_decode_rebuilt_req(w.buf, w.len, 0, &q2), 0);
+	assert_memory_equal(q2.volume_id, q.volume_id, PROTO_ID_LEN);
+	assert_memory_equal(q2.store_id, q.store_id, PROTO_ID_LEN);
+	/* a zero id names no volume, or no store */
+	memset(w.buf, 0, PROTO_ID_LEN);
+	assert_int_equal(proto_decode_rebuilt_req(w.buf, w.len, 0, &q2), -EBADMSG);
+	memcpy(w.buf, q.volume_id, PROTO_ID_LEN);
+	memset(w.buf + PROTO_ID_LEN, 0, PROTO_ID_LEN);
+	assert_int_equal(proto_decode_rebuilt_req(w.buf, w.len, 0, &q2), -EBADMSG);
+	proto_wr_free(&w);
+
+	proto_wr_init(&w);
+	proto_encode_rebuilt_rep(&w, &p);
+	assert_int_equal(w.len, 4);
+	check_strict(&w, 0, d_rebuilt_rep);
+	assert_int_equal(proto_decode_rebuilt_rep(w.buf, w.len, 0, &p2), 0);
+	assert_int_equal(p2.store_flags, PROTO_STORE_FRESH);
+	proto_wr_free(&w);
+	p.store_flags = PROTO_STORE_MASK + 1; /* an unknown store flag */
+	proto_wr_init(&w);
+	proto_encode_rebuilt_rep(&w, &p);
+	assert_int_equal(proto_decode_rebuilt_rep(w.buf, w.len, 0, &p2), -EBADMSG);
+	proto_wr_free(&w);
+}
+
+/* ---- pending-repair index and tombstone batches (ops 12..16) ---- */
+
+static int d_batch(uint8_t op, const uint8_t *a, size_t l, size_t dl)
+{
+	struct proto_rd r;
+	uint16_t n;
+
+	return proto_decode_batch_req(op, a, l, dl, &r, &n);
+}
+
+static void test_proto_msg_pending_add_layout(void **state)
+{
+	/* PENDING_ADD of CHUNK(0x102, 3) missed by "c": byte for byte */
+	static const uint8_t want[] = {
+		0x01, 0x00,		/* count 1 */
+		0x11, 0x00,		/* key length 17 */
+		0x02, 0, 0, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x03,
+		0x01,			/* one name */
+		0x01, 'c',
+	};
+	struct proto_batch_ent e, got;
+	struct proto_wr w;
+	struct proto_rd r;
+	uint16_t n;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	proto_key_chunk(&e.key, 0x102, 3);
+	e.nmissed = 1;
+	strcpy(e.missed[0], "c");
+	proto_wr_init(&w);
+	proto_encode_batch_head(&w, 1);
+	proto_encode_batch_ent(&w, PROTO_OP_PENDING_ADD, &e);
+	assert_int_equal(w.len, sizeof(want));
+	assert_memory_equal(w.buf, want, sizeof(want));
+	assert_int_equal(proto_decode_batch_req(PROTO_OP_PENDING_ADD, w.buf, w.len, 0, &r, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(proto_batch_next(&r, PROTO_OP_PENDING_ADD, &got), 0);
+	assert_true(proto_key_equal(&got.key, &e.key));
+	assert_string_equal(got.missed[0], "c");
+	assert_int_equal(r.left, 0);
+	/* every truncation, a trailing byte, DATA, an op without batches */
+	for (size_t i = 0; i < w.len; i++)
+		assert_int_equal(d_batch(PROTO_OP_PENDING_ADD, w.buf, i, 0), -EBADMSG);
+	proto_put_u8(&w, 0);
+	assert_int_equal(d_batch(PROTO_OP_PENDING_ADD, w.buf, w.len, 0), -EBADMSG);
+	assert_int_equal(d_batch(PROTO_OP_PENDING_ADD, w.buf, w.len - 1, 1), -EBADMSG);
+	assert_int_equal(d_batch(PROTO_OP_SCAN, w.buf, w.len - 1, 0), -EOPNOTSUPP);
+	proto_wr_free(&w);
+}
+
+/* Encode @op with one entry @e into @w. */
+static void enc_batch1(struct proto_wr *w, uint8_t op, const struct proto_batch_ent *e)
+{
+	proto_wr_init(w);
+	proto_encode_batch_head(w, 1);
+	proto_encode_batch_ent(w, op, e);
+}
+
+static void test_proto_msg_batch_checks(void **state)
+{
+	static const uint8_t ops[] = { PROTO_OP_PENDING_ADD, PROTO_OP_PENDING_DEL,
+				       PROTO_OP_TOMB_CONFIRM, PROTO_OP_PURGE };
+	uint8_t zero_count[2] = { 0, 0 }, big_count[2] = { 0x01, 0x04 }; /* 1025 */
+	struct proto_batch_ent e;
+	struct proto_wr w;
+	struct proto_rd r;
+	uint16_t n;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	proto_key_inode(&e.key, 42);
+	e.ver.hlc = 5;
+	e.stamp = 9;
+	e.nmissed = 2;
+	strcpy(e.missed[0], "a");
+	strcpy(e.missed[1], "b-2.x");
+	for (size_t i = 0; i < sizeof(ops); i++) {
+		enc_batch1(&w, ops[i], &e);
+		assert_int_equal(d_batch(ops[i], w.buf, w.len, 0), 0);
+		for (size_t k = 0; k < w.len; k++)
+			assert_int_equal(d_batch(ops[i], w.buf, k, 0), -EBADMSG);
+		proto_wr_free(&w);
+		assert_int_equal(d_batch(ops[i], zero_count, 2, 0), -EBADMSG);
+		assert_int_equal(d_batch(ops[i], big_count, 2, 0), -EMSGSIZE);
+	}
+	/* exact sizes: DEL = 2 + K + 8, CONFIRM/PURGE = 2 + K + 16 (K = 12 here) */
+	enc_batch1(&w, PROTO_OP_PENDING_DEL, &e);
+	assert_int_equal(w.len, 2 + 12 + 8);
+	proto_wr_free(&w);
+	enc_batch1(&w, PROTO_OP_PURGE, &e);
+	assert_int_equal(w.len, 2 + 12 + 16);
+	proto_wr_free(&w);
+	/* zero version, zero stamp */
+	e.ver.hlc = 0;
+	enc_batch1(&w, PROTO_OP_TOMB_CONFIRM, &e);
+	assert_int_equal(d_batch(PROTO_OP_TOMB_CONFIRM, w.buf, w.len, 0), -EBADMSG);
+	proto_wr_free(&w);
+	e.ver.hlc = 5;
+	e.stamp = 0;
+	enc_batch1(&w, PROTO_OP_PENDING_DEL, &e);
+	assert_int_equal(d_batch(PROTO_OP_PENDING_DEL, w.buf, w.len, 0), -EBADMSG);
+	proto_wr_free(&w);
+	/* names: none, unprintable, too many, too long */
+	e.nmissed = 0;
+	enc_batch1(&w, PROTO_OP_PENDING_ADD, &e);
+	assert_int_equal(d_batch(PROTO_OP_PENDING_ADD, w.buf, w.len, 0), -EBADMSG);
+	proto_wr_free(&w);
+	e.nmissed = 1;
+	strcpy(e.missed[0], "a b");
+	enc_batch1(&w, PROTO_OP_PENDING_ADD, &e);
+	assert_int_equal(d_batch(PROTO_OP_PENDING_ADD, w.buf, w.len, 0), -EBADMSG);
+	proto_wr_free(&w);
+	strcpy(e.missed[0], "a");
+	enc_batch1(&w, PROTO_OP_PENDING_ADD, &e);
+	w.buf[w.len - 3] = PROTO_PENDING_MISSED_MAX + 1; /* the name count */
+	assert_int_equal(d_batch(PROTO_OP_PENDING_ADD, w.buf, w.len, 0), -EMSGSIZE);
+	w.buf[w.len - 3] = 1;
+	w.buf[w.len - 2] = PROTO_DAEMON_NAME_MAX + 1; /* a name length */
+	assert_int_equal(d_batch(PROTO_OP_PENDING_ADD, w.buf, w.len, 0), -EMSGSIZE);
+	proto_wr_free(&w);
+	/* a bad key inside a batch: inode 0 */
+	e.key.ino = 0;
+	enc_batch1(&w, PROTO_OP_PURGE, &e);
+	assert_int_equal(d_batch(PROTO_OP_PURGE, w.buf, w.len, 0), -EBADMSG);
+	proto_wr_free(&w);
+	/* the largest batch fits in an ARGS frame */
+	proto_key_inode(&e.key, 1);
+	proto_wr_init(&w);
+	proto_encode_batch_head(&w, PROTO_BATCH_MAX);
+	for (int i = 0; i < PROTO_BATCH_MAX; i++)
+		proto_encode_batch_ent(&w, PROTO_OP_PURGE, &e);
+	assert_true(w.len <= PROTO_ARGS_MAX);
+	assert_int_equal(proto_decode_batch_req(PROTO_OP_PURGE, w.buf, w.len, 0, &r, &n), 0);
+	assert_int_equal(n, PROTO_BATCH_MAX);
+	proto_wr_free(&w);
+}
+
+static void test_proto_msg_pending_page_count(void **state)
+{
+	struct proto_batch_ent e, got;
+	struct proto_wr w;
+	struct proto_rd r;
+	uint32_t cnt;
+	bool more;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	proto_key_chunk(&e.key, 3, 4);
+	e.stamp = 0x0102030405060708ull;
+	e.nmissed = 1;
+	strcpy(e.missed[0], "node-b");
+	proto_wr_init(&w);
+	proto_encode_page_head(&w, true);
+	proto_encode_batch_ent(&w, PROTO_OP_PENDING_LIST, &e);
+	/* more, key (2 + 17), stamp, n, len + 6 */
+	assert_int_equal(w.len, 1 + 19 + 8 + 1 + 7);
+	assert_int_equal(w.buf[20], 0x08); /* stamp, little-endian */
+	assert_int_equal(proto_page_begin(&r, w.buf, w.len, &more), 0);
+	assert_true(more);
+	assert_int_equal(proto_pending_page_next(&r, &got), 1);
+	assert_int_equal(got.stamp, e.stamp);
+	assert_string_equal(got.missed[0], "node-b");
+	assert_int_equal(proto_pending_page_next(&r, &got), 0);
+	assert_int_equal(proto_page_begin(&r, w.buf, w.len - 1, &more), 0);
+	assert_int_equal(proto_pending_page_next(&r, &got), -EBADMSG);
+	proto_wr_free(&w);
+
+	proto_wr_init(&w);
+	proto_encode_count_rep(&w, 0x11223344);
+	assert_int_equal(w.len, 4);
+	assert_int_equal(w.buf[0], 0x44);
+	assert_int_equal(proto_decode_count_rep(w.buf, w.len, 0, &cnt), 0);
+	assert_int_equal(cnt, 0x11223344);
+	assert_int_equal(proto_decode_count_rep(w.buf, 3, 0, &cnt), -EBADMSG);
+	assert_int_equal(proto_decode_count_rep(w.buf, 4, 1, &cnt), -EBADMSG);
+	proto_wr_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1067,6 +1320,10 @@ int main(void)
 		cmocka_unit_test(test_proto_msg_list_scan),
 		cmocka_unit_test(test_proto_msg_page),
 		cmocka_unit_test(test_proto_msg_digest),
+		cmocka_unit_test(test_proto_msg_pending_add_layout),
+		cmocka_unit_test(test_proto_msg_batch_checks),
+		cmocka_unit_test(test_proto_msg_pending_page_count),
+		cmocka_unit_test(test_proto_msg_rebuilt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

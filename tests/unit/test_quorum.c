@@ -674,6 +674,64 @@ static void test_quorum_rebuilding_not_counted(void **state)
 	fx_fini(&f);
 }
 
+/* PUT a small chunk with daemon 1 dead: 0 when daemons 0 and 2 both count. */
+static int put_without_d1(struct fx *f, const struct proto_key *key)
+{
+	uint8_t val[32] = { 9 };
+	struct proto_meta m = meta_of(qfs_quorum_version(f->q), sizeof(val));
+	int rc;
+
+	sim_set_dead(f->s, 1, true);
+	rc = qfs_quorum_put(f->q, key, &m, val);
+	sim_set_dead(f->s, 1, false);
+	return rc;
+}
+
+/*
+ * The rebuilding state follows every HELLO, not only the one at open: a
+ * daemon wiped while mounted stops counting, stays out while its store says
+ * REBUILDING, counts again once that store is declared refilled, and a
+ * store that replaced the counted one without ever being seen empty counts
+ * in nothing (what it missed is unknown).
+ */
+static void test_quorum_rebuilding_refreshed(void **state)
+{
+	struct proto_key key;
+	struct qfs_rec rec;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 3, 3, 2, 2);
+	fx_open(&f);
+	proto_key_chunk(&key, 21, 0);
+	assert_int_equal(put_without_d1(&f, &key), 0);
+
+	/* wiped and restarted: a new store with no volume */
+	sim_new_store(f.s, 0, PROTO_STORE_NOVOLUME | PROTO_STORE_FRESH);
+	assert_int_equal(put_without_d1(&f, &key), -EIO);
+	sim_reset_counts(f.s);
+	assert_int_equal(qfs_quorum_get(f.q, &key, 0, PROTO_GET_WHOLE, &rec), 0);
+	qfs_rec_free(&rec);
+	assert_int_equal(sim_count(f.s, 0, PROTO_OP_GET) + sim_count(f.s, 0, PROTO_OP_HEAD), 0);
+
+	/* a read-repair gave it the superblock: rebuilding, still out */
+	sim_set_flags(f.s, 0, PROTO_STORE_REBUILDING | PROTO_STORE_FRESH);
+	assert_int_equal(put_without_d1(&f, &key), -EIO);
+	/* with d1 dead too, only d2 counts: a read fails rather than ask d0 */
+	sim_set_dead(f.s, 1, true);
+	assert_int_equal(qfs_quorum_get(f.q, &key, 0, PROTO_GET_WHOLE, &rec), -EIO);
+	sim_set_dead(f.s, 1, false);
+
+	/* declared refilled (REBUILT): the same store counts again */
+	sim_set_flags(f.s, 0, PROTO_STORE_FRESH);
+	assert_int_equal(put_without_d1(&f, &key), 0);
+
+	/* another store, never seen empty: not counted */
+	sim_new_store(f.s, 0, 0);
+	assert_int_equal(put_without_d1(&f, &key), -EIO);
+	fx_fini(&f);
+}
+
 static void test_quorum_open_refuses_skew(void **state)
 {
 	struct fx f;
@@ -741,8 +799,245 @@ static void test_quorum_sync_space_super(void **state)
 	assert_int_equal(qfs_quorum_space(f.q, &sp), 0);
 	assert_int_equal(sp.total, 4 * 1000 / 3);
 	assert_int_equal(sp.free, 4 * 900 / 3);
+	/* a daemon that does not answer is skipped like a suspect one while
+	 * W others synced; fewer than W: -EIO */
 	sim_set_drop(f.s, 3, true);
+	assert_int_equal(qfs_quorum_sync_all(f.q), 0);
+	sim_set_drop(f.s, 1, true);
+	sim_set_drop(f.s, 2, true);
 	assert_int_equal(qfs_quorum_sync_all(f.q), -EIO);
+	fx_fini(&f);
+}
+
+/* ---- degraded reads (mount option degraded_read) ---- */
+
+static void fx_open_degraded(struct fx *f, bool degraded)
+{
+	struct qfs_quorum_opts o = { .degraded_read = degraded };
+	char err[256] = "";
+
+	assert_int_equal(qfs_quorum_open_transport(f->cl, &o, sim_transport(f->s), &f->q, err,
+						   sizeof(err)),
+			 0);
+	sim_reset_counts(f->s);
+}
+
+/* Put a dirent @name of @dir holding @ino on replica @i. */
+static void put_dirent(struct fx *f, int i, uint64_t dir, const char *name, uint64_t ino,
+		       struct proto_version v)
+{
+	struct proto_dirent de = { .ino = ino, .type = 8 };
+	struct proto_key key;
+	struct proto_meta m;
+	struct proto_wr w;
+
+	assert_int_equal(proto_key_dirent(&key, dir, name, strlen(name)), 0);
+	proto_wr_init(&w);
+	proto_dirent_encode(&w, &de);
+	assert_false(w.bad);
+	m = meta_of(v, (uint32_t)w.len);
+	assert_int_equal(sim_put(f->s, i, &key, &m, w.buf), 0);
+	proto_wr_free(&w);
+}
+
+/*
+ * N=3 W=2 R=2 with two of the three replicas of every key used down: by
+ * default reads and writes fail with -EIO; with degraded reads the read is
+ * served from the surviving (newest) copy, absence there is -ENOENT, LIST
+ * walks the survivor, and a write is -EROFS. Hung replicas (drop, not yet
+ * suspect) cost at most two deadlines.
+ */
+static void degraded_case(bool degraded)
+{
+	const uint32_t len = 50000;
+	uint8_t *v1 = pattern(len, 1), *v2 = pattern(len, 2);
+	struct proto_key ck, dk, ik;
+	struct proto_meta m1 = meta_of(ver(1), len), m2 = meta_of(ver(2), len), m;
+	struct collect got = { 0 };
+	struct qfs_rec rec;
+	int order[3], dorder[3];
+	uint64_t dir = 777, t0, el;
+	bool more;
+	struct fx f;
+	int rc;
+
+	fx_init(&f, 3, 3, 2, 2);
+	fx_open_degraded(&f, degraded);
+	proto_key_chunk(&ck, 21, 0);
+	order_of(&f, &ck, order);
+	/* the survivor, order[1], holds the newest copy; the others an old one */
+	assert_int_equal(sim_put(f.s, order[0], &ck, &m1, v1), 0);
+	assert_int_equal(sim_put(f.s, order[1], &ck, &m2, v2), 0);
+	assert_int_equal(sim_put(f.s, order[2], &ck, &m1, v1), 0);
+
+	/* two replicas down (suspect): at once */
+	sim_set_dead(f.s, order[0], true);
+	sim_set_dead(f.s, order[2], true);
+	t0 = qfs_now_ns();
+	rc = qfs_quorum_get(f.q, &ck, 1000, 4000, &rec);
+	assert_true(ms_since(t0) < 100);
+	if (degraded) {
+		assert_int_equal(rc, 0);
+		assert_int_equal(proto_version_cmp(&rec.meta.ver, &m2.ver), 0);
+		assert_int_equal(rec.off, 1000);
+		assert_int_equal(rec.val_len, 4000);
+		assert_memory_equal(rec.val, v2 + 1000, 4000);
+		qfs_rec_free(&rec);
+	} else {
+		assert_int_equal(rc, -EIO);
+	}
+
+	/* a write misses W: read-only (-EROFS) in degraded mode, refused
+	 * before it is sent since the failure detector knows; else -EIO */
+	m = meta_of(qfs_quorum_version(f.q), len);
+	assert_int_equal(qfs_quorum_put(f.q, &ck, &m, v1), degraded ? -EROFS : -EIO);
+	if (degraded) /* nothing was sent: the survivor keeps its copy */
+		assert_true(holds(&f, order[1], &ck, m2.ver));
+
+	/* two replicas hung (not suspect): the data replica order[0] never
+	 * answers, order[1] answers HEAD; the data comes from order[1] after
+	 * the deadline, within a second one */
+	sim_set_dead(f.s, order[0], false);
+	sim_set_dead(f.s, order[2], false);
+	sim_set_drop(f.s, order[0], true);
+	sim_set_drop(f.s, order[2], true);
+	t0 = qfs_now_ns();
+	rc = qfs_quorum_get(f.q, &ck, 0, PROTO_GET_WHOLE, &rec);
+	el = ms_since(t0);
+	assert_true(el >= TIMEOUT_MS - 50);
+	if (degraded) {
+		assert_int_equal(rc, 0);
+		assert_int_equal(rec.val_len, len);
+		assert_int_equal(proto_version_cmp(&rec.meta.ver, &m2.ver), 0);
+		assert_memory_equal(rec.val, v2, len);
+		qfs_rec_free(&rec);
+		assert_true(el < 2 * TIMEOUT_MS + MARGIN_MS);
+	} else {
+		assert_int_equal(rc, -EIO);
+		assert_true(el < TIMEOUT_MS + MARGIN_MS);
+	}
+	/* a write to hung replicas is sent and misses W at the deadline */
+	m = meta_of(qfs_quorum_version(f.q), 100);
+	t0 = qfs_now_ns();
+	assert_int_equal(qfs_quorum_put(f.q, &ck, &m, v1), degraded ? -EROFS : -EIO);
+	el = ms_since(t0);
+	assert_true(el >= TIMEOUT_MS - 50 && el < TIMEOUT_MS + MARGIN_MS);
+	sim_set_drop(f.s, order[0], false);
+	sim_set_drop(f.s, order[2], false);
+
+	/* a name the survivor lacks: -ENOENT degraded (weaker), else -EIO;
+	 * LIST walks the survivor alone */
+	proto_key_inode(&ik, dir);
+	order_of(&f, &ik, dorder);
+	put_dirent(&f, dorder[0], dir, "a", 100, ver(3));
+	put_dirent(&f, dorder[1], dir, "a", 100, ver(3));
+	put_dirent(&f, dorder[1], dir, "b", 101, ver(3));
+	put_dirent(&f, dorder[2], dir, "c", 102, ver(3));
+	sim_set_dead(f.s, dorder[0], true);
+	sim_set_dead(f.s, dorder[2], true);
+	assert_int_equal(proto_key_dirent(&dk, dir, "c", 1), 0);
+	assert_int_equal(qfs_quorum_get(f.q, &dk, 0, PROTO_GET_WHOLE, &rec),
+			 degraded ? -ENOENT : -EIO);
+	assert_int_equal(proto_key_dirent(&dk, dir, "b", 1), 0);
+	rc = qfs_quorum_get(f.q, &dk, 0, PROTO_GET_WHOLE, &rec);
+	assert_int_equal(rc, degraded ? 0 : -EIO);
+	qfs_rec_free(&rec);
+	rc = qfs_quorum_list(f.q, dir, PROTO_KIND_DIRENT, NULL, 0, false, 0, collect_fn, &got,
+			     &more);
+	if (degraded) {
+		assert_int_equal(rc, 0);
+		assert_int_equal(got.n, 2); /* a and b, in key (hash) order */
+		assert_true((!strcmp(got.names[0], "a") && !strcmp(got.names[1], "b")) ||
+			    (!strcmp(got.names[0], "b") && !strcmp(got.names[1], "a")));
+	} else {
+		assert_int_equal(rc, -EIO);
+	}
+
+	/* nobody answers: -EIO in both modes */
+	sim_set_dead(f.s, dorder[1], true);
+	assert_int_equal(qfs_quorum_get(f.q, &dk, 0, PROTO_GET_WHOLE, &rec), -EIO);
+	assert_int_equal(qfs_quorum_list(f.q, dir, PROTO_KIND_DIRENT, NULL, 0, false, 0,
+					 collect_fn, &got, &more),
+			 -EIO);
+
+	free(v1);
+	free(v2);
+	fx_fini(&f);
+}
+
+static void test_quorum_degraded_read_off_by_default(void **state)
+{
+	(void)state;
+	degraded_case(false);
+}
+
+static void test_quorum_degraded_read_serves_survivor(void **state)
+{
+	(void)state;
+	degraded_case(true);
+}
+
+/* R=3 with one replica down: the newest of the two answers wins and the
+ * stale one is repaired (W=2 is still reachable). */
+static void test_quorum_degraded_read_newest_of_answers(void **state)
+{
+	const uint32_t len = 9000;
+	uint8_t *v1 = pattern(len, 3), *v2 = pattern(len, 4);
+	struct proto_meta m1 = meta_of(ver(1), len), m2 = meta_of(ver(2), len);
+	struct proto_key key;
+	struct qfs_rec rec;
+	int order[3];
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 3, 3, 2, 3);
+	fx_open_degraded(&f, true);
+	proto_key_chunk(&key, 22, 0);
+	order_of(&f, &key, order);
+	assert_int_equal(sim_put(f.s, order[0], &key, &m1, v1), 0); /* asked for data */
+	assert_int_equal(sim_put(f.s, order[1], &key, &m2, v2), 0);
+	sim_set_dead(f.s, order[2], true);
+	assert_int_equal(qfs_quorum_get(f.q, &key, 0, PROTO_GET_WHOLE, &rec), 0);
+	assert_int_equal(proto_version_cmp(&rec.meta.ver, &m2.ver), 0);
+	assert_memory_equal(rec.val, v2, len);
+	qfs_rec_free(&rec);
+	assert_true(holds(&f, order[0], &key, m2.ver));
+	free(v1);
+	free(v2);
+	fx_fini(&f);
+}
+
+/* Open needs W daemons, or one with degraded reads. */
+static void test_quorum_degraded_read_open_one(void **state)
+{
+	struct qfs_quorum_opts o = { .degraded_read = true };
+	char err[256] = "";
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 3, 3, 2, 2);
+	sim_set_dead(f.s, 0, true);
+	sim_set_dead(f.s, 1, true);
+	assert_int_equal(qfs_quorum_open_transport(f.cl, NULL, sim_transport(f.s), &f.q, err,
+						   sizeof(err)),
+			 -EIO);
+	assert_null(f.q);
+	fx_fini(&f);
+
+	fx_init(&f, 3, 3, 2, 2);
+	sim_set_dead(f.s, 0, true);
+	sim_set_dead(f.s, 1, true);
+	assert_int_equal(qfs_quorum_open_transport(f.cl, &o, sim_transport(f.s), &f.q, err,
+						   sizeof(err)),
+			 0);
+	fx_fini(&f);
+
+	fx_init(&f, 3, 3, 2, 2);
+	for (int i = 0; i < 3; i++)
+		sim_set_dead(f.s, i, true);
+	assert_int_equal(qfs_quorum_open_transport(f.cl, &o, sim_transport(f.s), &f.q, err,
+						   sizeof(err)),
+			 -EIO);
 	fx_fini(&f);
 }
 
@@ -758,8 +1053,13 @@ int main(void)
 		cmocka_unit_test(test_quorum_patch_outcomes),
 		cmocka_unit_test(test_quorum_list_merge_paging),
 		cmocka_unit_test(test_quorum_rebuilding_not_counted),
+		cmocka_unit_test(test_quorum_rebuilding_refreshed),
 		cmocka_unit_test(test_quorum_open_refuses_skew),
 		cmocka_unit_test(test_quorum_sync_space_super),
+		cmocka_unit_test(test_quorum_degraded_read_off_by_default),
+		cmocka_unit_test(test_quorum_degraded_read_serves_survivor),
+		cmocka_unit_test(test_quorum_degraded_read_newest_of_answers),
+		cmocka_unit_test(test_quorum_degraded_read_open_one),
 	};
 
 	/* QFS_TEST_DEBUG=1 shows the quorum layer's decisions */

@@ -138,6 +138,18 @@ static void test_quorum_admin_probe(void **state)
 	assert_int_equal(d[3].err, 0);
 	assert_true(d[3].rebuilding);
 	assert_int_equal(d[3].hello.store_flags, PROTO_STORE_NOVOLUME | PROTO_STORE_FRESH);
+
+	/* it got the volume from a refill, not from mkfs: still rebuilding */
+	sim_set_flags(s, 3, PROTO_STORE_REBUILDING);
+	sim_set_dead(s, 1, false);
+	sim_set_drop(s, 2, false);
+	assert_int_equal(qfs_quorum_probe_transport(cl, sim_transport(s), 0, d), 0);
+	assert_true(d[3].rebuilding);
+	assert_false(d[1].rebuilding);
+	/* declared refilled (REBUILT): counts again */
+	sim_set_flags(s, 3, 0);
+	assert_int_equal(qfs_quorum_probe_transport(cl, sim_transport(s), 0, d), 0);
+	assert_false(d[3].rebuilding);
 	sim_transport(s)->ops->close(sim_transport(s));
 	sim_free(s);
 	free(cl);

@@ -1030,15 +1030,128 @@ static void test_store_super_volume(void **state)
 	/* A value that is not a superblock is refused. */
 	assert_int_equal(put_rec(f->st, &k, 40, "junk", 4, false, NULL), -EINVAL);
 
-	/* The volume survives a reopen. */
+	/* The volume survives a reopen (a SUPER that was not mkfs's: rebuilding). */
 	chk_store_close(f->st);
 	f->st = NULL;
 	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
 	chk_store_identity(f->st, sid, vid, &flags);
-	assert_int_equal(flags, 0);
+	assert_int_equal(flags, PROTO_STORE_REBUILDING);
 	assert_memory_equal(vid, want, PROTO_ID_LEN);
 	proto_wr_free(&a);
 	proto_wr_free(&b);
+}
+
+/* PUT superblock @w at @hlc with PUT flags @pflags. */
+static int put_super(struct chk_store *st, uint64_t hlc, const struct proto_wr *w,
+		     uint32_t pflags)
+{
+	struct proto_put_req *q = calloc(1, sizeof(*q));
+	struct proto_write_rep r;
+	int rc;
+
+	assert_non_null(q);
+	proto_key_super(&q->key);
+	q->meta.ver = V(hlc);
+	q->meta.len = (uint32_t)w->len;
+	q->flags = pflags;
+	q->nsums = (uint16_t)proto_nblocks(q->meta.len);
+	q->meta.sum = proto_value_sums(w->buf, q->meta.len, q->sums);
+	rc = chk_store_put(st, q, w->buf, &r);
+	free(q);
+	return rc;
+}
+
+static uint32_t store_flags(struct chk_store *st)
+{
+	uint8_t sid[PROTO_ID_LEN], vid[PROTO_ID_LEN];
+	uint32_t flags;
+
+	chk_store_identity(st, sid, vid, &flags);
+	return flags & ~PROTO_STORE_FRESH;
+}
+
+/* REBUILT for volume @vol, naming the store's own id. */
+static int rebuilt(struct chk_store *st, const uint8_t *vol)
+{
+	uint8_t sid[PROTO_ID_LEN], vid[PROTO_ID_LEN];
+	uint32_t flags;
+
+	chk_store_identity(st, sid, vid, &flags);
+	return chk_store_rebuilt(st, vol, sid);
+}
+
+static void reopen(struct fx *f)
+{
+	chk_store_close(f->st);
+	f->st = NULL;
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+}
+
+/*
+ * Rebuilding: mkfs's SUPER gives a store its volume without it; any other
+ * SUPER (a read-repair or fsck refilling a new disk) makes it rebuilding,
+ * across restarts, until a REBUILT naming its volume clears it for good.
+ */
+static void test_store_rebuilding(void **state)
+{
+	struct fx *f = *state;
+	uint8_t vol[PROTO_ID_LEN], other[PROTO_ID_LEN];
+	struct proto_wr a;
+
+	make_super(&a, 0xaa);
+	memset(vol, 0xaa, sizeof(vol));
+	memset(other, 0xbb, sizeof(other));
+	/* no volume yet: nothing to be declared refilled */
+	assert_int_equal(rebuilt(f->st, vol), -EINVAL);
+	assert_int_equal(store_flags(f->st), PROTO_STORE_NOVOLUME);
+
+	/* mkfs: not rebuilding, also after a reopen */
+	assert_int_equal(put_super(f->st, 10, &a, PROTO_PUT_MKFS), 0);
+	assert_int_equal(store_flags(f->st), 0);
+	reopen(f);
+	assert_int_equal(store_flags(f->st), 0);
+	assert_int_equal(rebuilt(f->st, vol), 0); /* a no-op */
+	assert_int_equal(store_flags(f->st), 0);
+
+	/* a wiped disk refilled through a non-mkfs SUPER: rebuilding */
+	chk_store_close(f->st);
+	f->st = NULL;
+	rm_tree(f->dir);
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	assert_int_equal(put_super(f->st, 20, &a, 0), 0);
+	assert_int_equal(store_flags(f->st), PROTO_STORE_REBUILDING);
+	/* a later mkfs-flagged SUPER of the same volume does not clear it */
+	assert_int_equal(put_super(f->st, 30, &a, PROTO_PUT_MKFS), 0);
+	assert_int_equal(store_flags(f->st), PROTO_STORE_REBUILDING);
+	reopen(f);
+	assert_int_equal(store_flags(f->st), PROTO_STORE_REBUILDING);
+	/* a REBUILT for another volume, or another store, is refused */
+	assert_int_equal(rebuilt(f->st, other), -EXDEV);
+	assert_int_equal(chk_store_rebuilt(f->st, vol, other), -EXDEV);
+	assert_int_equal(store_flags(f->st), PROTO_STORE_REBUILDING);
+	/* a failed request in a batch leaves the state as it was */
+	assert_int_equal(chk_store_batch_begin(f->st), 0);
+	assert_int_equal(rebuilt(f->st, other), -EXDEV);
+	assert_int_equal(rebuilt(f->st, vol), 0);
+	assert_int_equal(store_flags(f->st), PROTO_STORE_REBUILDING); /* not committed */
+	assert_int_equal(chk_store_batch_commit(f->st), 0);
+	assert_int_equal(store_flags(f->st), 0);
+	reopen(f);
+	assert_int_equal(store_flags(f->st), 0); /* durable */
+	assert_int_equal(rebuilt(f->st, vol), 0);
+
+	/* an aborted batch never clears it */
+	chk_store_close(f->st);
+	f->st = NULL;
+	rm_tree(f->dir);
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	assert_int_equal(put_super(f->st, 40, &a, 0), 0);
+	assert_int_equal(chk_store_batch_begin(f->st), 0);
+	assert_int_equal(rebuilt(f->st, vol), 0);
+	assert_int_equal(store_flags(f->st), PROTO_STORE_REBUILDING);
+	reopen(f); /* the close undoes the open batch */
+	assert_int_equal(store_flags(f->st), PROTO_STORE_REBUILDING);
+	proto_wr_free(&a);
 }
 
 static void test_store_reopen_and_wipe(void **state)
@@ -1765,10 +1878,240 @@ static void test_store_readers_race_writer(void **state)
 	free(v);
 }
 
+/* ---- the pending-repair index and tombstone collection ---- */
+
+static struct proto_batch_ent pend_ent(const struct proto_key *key, const char *a,
+				       const char *b)
+{
+	struct proto_batch_ent e;
+
+	memset(&e, 0, sizeof(e));
+	e.key = *key;
+	snprintf(e.missed[e.nmissed++], sizeof(e.missed[0]), "%s", a);
+	if (b)
+		snprintf(e.missed[e.nmissed++], sizeof(e.missed[0]), "%s", b);
+	return e;
+}
+
+/* PENDING_LIST from the start (@max per page, following "more"); fills @out[]. */
+static int pend_list(struct chk_store *st, uint32_t max, struct proto_batch_ent *out, int cap)
+{
+	struct proto_scan_req q = { .max = max };
+	int n = 0;
+	bool more = true;
+
+	while (more) {
+		struct proto_wr w;
+		struct proto_rd r;
+		int rc;
+
+		proto_wr_init(&w);
+		assert_int_equal(chk_store_pending_list(st, &q, &w), 0);
+		assert_int_equal(proto_page_begin(&r, w.buf, w.len, &more), 0);
+		while ((rc = proto_pending_page_next(&r, &out[n])) == 1) {
+			assert_true(n + 1 < cap);
+			n++;
+		}
+		assert_int_equal(rc, 0);
+		if (more) {
+			q.flags = PROTO_LIST_AFTER;
+			q.start_len = (uint16_t)proto_key_encode(&out[n - 1].key, q.start);
+		}
+		proto_wr_free(&w);
+	}
+	return n;
+}
+
+static void test_store_pending_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct proto_batch_ent *got = calloc(16, sizeof(*got)), e;
+	struct proto_key k1 = chunk_key(5, 1), k2 = chunk_key(5, 2), k3;
+	bool removed;
+
+	assert_non_null(got);
+	proto_key_inode(&k3, 9);
+	e = pend_ent(&k1, "c", NULL);
+	assert_int_equal(chk_store_pending_add(f->st, &e, 100), 0);
+	e = pend_ent(&k2, "b", "c");
+	assert_int_equal(chk_store_pending_add(f->st, &e, 101), 0);
+	e = pend_ent(&k3, "c", NULL);
+	assert_int_equal(chk_store_pending_add(f->st, &e, 102), 0);
+	/* a second miss of k1 by another replica: names united, stamp moves on */
+	e = pend_ent(&k1, "b", "c");
+	assert_int_equal(chk_store_pending_add(f->st, &e, 103), 0);
+	e.nmissed = 0;
+	assert_int_equal(chk_store_pending_add(f->st, &e, 104), -EINVAL);
+
+	assert_int_equal(pend_list(f->st, 1, got, 16), 3); /* one per page */
+	assert_true(proto_key_equal(&got[0].key, &k3)); /* key order: inode first */
+	assert_true(proto_key_equal(&got[1].key, &k1));
+	assert_int_equal(got[1].stamp, 103);
+	assert_int_equal(got[1].nmissed, 2);
+	assert_string_equal(got[1].missed[0], "b");
+	assert_string_equal(got[1].missed[1], "c");
+	assert_int_equal(got[2].stamp, 101);
+
+	/* durable across a reopen */
+	chk_store_close(f->st);
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	assert_int_equal(pend_list(f->st, 100, got, 16), 3);
+
+	/* deleted only with a stamp that is not older than the entry's */
+	assert_int_equal(chk_store_pending_del(f->st, &k1, 102, &removed), 0);
+	assert_false(removed);
+	assert_int_equal(chk_store_pending_del(f->st, &k1, 103, &removed), 0);
+	assert_true(removed);
+	assert_int_equal(chk_store_pending_del(f->st, &k1, 103, &removed), 0);
+	assert_false(removed);
+	assert_int_equal(chk_store_pending_del(f->st, &k2, UINT64_MAX, &removed), 0);
+	assert_true(removed);
+	assert_int_equal(pend_list(f->st, 100, got, 16), 1);
+	assert_true(proto_key_equal(&got[0].key, &k3));
+	free(got);
+}
+
+/* Count SCAN entries of the whole store. */
+static int scan_count(struct chk_store *st)
+{
+	struct proto_scan_req q = { .max = PROTO_LIST_MAX_ENTRIES };
+	struct proto_entry e;
+	struct proto_wr w;
+	struct proto_rd r;
+	bool more;
+	int n = 0;
+
+	proto_wr_init(&w);
+	assert_int_equal(chk_store_scan(st, &q, &w), 0);
+	assert_int_equal(proto_page_begin(&r, w.buf, w.len, &more), 0);
+	while (proto_page_next(&r, false, &e) == 1)
+		n++;
+	proto_wr_free(&w);
+	return n;
+}
+
+static void test_store_tomb_confirm_purge(void **state)
+{
+	struct fx *f = *state;
+	struct proto_key k1 = chunk_key(7, 0), k2 = chunk_key(7, 1), k3 = chunk_key(7, 2);
+	struct proto_version v;
+	struct proto_stat_rep sr;
+	struct proto_meta m;
+	uint8_t data[20000];
+	bool done;
+
+	fill(data, sizeof(data), 3);
+	assert_int_equal(put_rec(f->st, &k1, 10, data, sizeof(data), false, NULL), 0);
+	assert_int_equal(put_tomb(f->st, &k1, 20), 0);
+	assert_int_equal(put_rec(f->st, &k2, 10, data, 100, false, NULL), 0);
+	assert_int_equal(put_tomb(f->st, &k3, 30), 0);
+	assert_int_equal(scan_count(f->st), 3);
+
+	/* PURGE refuses a live record, a different version, an absent key */
+	v = V(10);
+	assert_int_equal(chk_store_purge(f->st, &k2, &v, &done), 0);
+	assert_false(done);
+	v = V(19);
+	assert_int_equal(chk_store_purge(f->st, &k1, &v, &done), 0);
+	assert_false(done);
+	v.writer = WRITER + 1;
+	v.hlc = 20;
+	assert_int_equal(chk_store_purge(f->st, &k1, &v, &done), 0);
+	assert_false(done);
+	assert_int_equal(chk_store_head(f->st, &k1, &m), 0);
+	assert_true(m.flags & PROTO_REC_TOMBSTONE);
+
+	/* confirm marks only the exact tombstone */
+	v = V(10);
+	assert_int_equal(chk_store_tomb_confirm(f->st, &k2, &v, &done), 0);
+	assert_false(done);
+	v = V(30);
+	assert_int_equal(chk_store_tomb_confirm(f->st, &k3, &v, &done), 0);
+	assert_true(done);
+
+	/* exact version: gone */
+	v = V(20);
+	assert_int_equal(chk_store_purge(f->st, &k1, &v, &done), 0);
+	assert_true(done);
+	assert_int_equal(chk_store_head(f->st, &k1, &m), -ENOENT);
+	assert_int_equal(chk_store_stat(f->st, &sr), 0);
+	assert_int_equal(sr.tombstones, 1);
+	assert_int_equal(scan_count(f->st), 2);
+	/* the purge and the counters are durable */
+	chk_store_close(f->st);
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	assert_int_equal(chk_store_stat(f->st, &sr), 0);
+	assert_int_equal(sr.tombstones, 1);
+}
+
+static void test_store_tomb_gc(void **state)
+{
+	struct fx *f = *state;
+	uint64_t now = proto_wall_ms();
+	uint64_t old = PROTO_HLC_MAKE(now - 10000, 0), young = PROTO_HLC_MAKE(now - 100, 0);
+	struct proto_key ka = chunk_key(8, 0), kb = chunk_key(8, 1), kc = chunk_key(8, 2),
+			 kd = chunk_key(8, 3);
+	struct proto_version v;
+	struct proto_meta m;
+	unsigned purged;
+	bool done, more;
+
+	assert_int_equal(put_tomb(f->st, &ka, old), 0);
+	assert_int_equal(put_tomb(f->st, &kb, old + 1), 0);
+	assert_int_equal(put_tomb(f->st, &kc, young), 0);
+	assert_int_equal(put_tomb(f->st, &kd, old + 2), 0); /* never confirmed */
+	v = V(old);
+	assert_int_equal(chk_store_tomb_confirm(f->st, &ka, &v, &done), 0);
+	v = V(old + 1);
+	assert_int_equal(chk_store_tomb_confirm(f->st, &kb, &v, &done), 0);
+	v = V(young);
+	assert_int_equal(chk_store_tomb_confirm(f->st, &kc, &v, &done), 0);
+	/* kb is written over after its confirmation: the confirmation is stale */
+	assert_int_equal(put_rec(f->st, &kb, old + 5, "x", 1, false, NULL), 0);
+
+	/* grace 5 s: ka goes, kb stays (live now), kc is too young, kd unconfirmed */
+	assert_int_equal(chk_store_tomb_gc(f->st, now, 5000, 1, &purged, &more), 0);
+	assert_int_equal(purged, 1);
+	assert_true(more); /* the bound of 1 stopped it before kb's stale entry */
+	assert_int_equal(chk_store_tomb_gc(f->st, now, 5000, 100, &purged, &more), 0);
+	assert_int_equal(purged, 0);
+	assert_false(more);
+	assert_int_equal(chk_store_head(f->st, &ka, &m), -ENOENT);
+	assert_int_equal(chk_store_head(f->st, &kb, &m), 0);
+	assert_false(m.flags & PROTO_REC_TOMBSTONE);
+	assert_int_equal(chk_store_head(f->st, &kc, &m), 0);
+	assert_int_equal(chk_store_head(f->st, &kd, &m), 0);
+
+	/* a tiny grace: kc goes too; kd was never confirmed and stays */
+	assert_int_equal(chk_store_tomb_gc(f->st, now + 1000, 500, 100, &purged, &more), 0);
+	assert_int_equal(purged, 1);
+	assert_int_equal(chk_store_head(f->st, &kc, &m), -ENOENT);
+	assert_int_equal(chk_store_head(f->st, &kd, &m), 0);
+	assert_int_equal(scan_count(f->st), 2);
+}
+
+static void test_store_alive_stamp(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(chk_store_alive_prev(f->st), 0); /* a new store */
+	assert_int_equal(chk_store_alive(f->st, 123456789), 0);
+	assert_int_equal(chk_store_alive_prev(f->st), 0); /* what open found */
+	chk_store_close(f->st);
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	assert_int_equal(chk_store_alive_prev(f->st), 123456789);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_put_get_merge, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_pending_roundtrip, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_tomb_confirm_purge, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_tomb_gc, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_alive_stamp, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_inode_merge, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_get_range, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_patch_outcomes, fx_setup, fx_teardown),
@@ -1784,6 +2127,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_patch_checks_old_block, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_super_volume, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_rebuilding, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_reopen_and_wipe, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_format_upgrade, fx_setup, fx_teardown),
