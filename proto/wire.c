@@ -27,6 +27,9 @@ static const char *const proto_op_names[PROTO_OP_MAX] = {
 	[PROTO_OP_PENDING_DEL] = "pending_del",
 	[PROTO_OP_TOMB_CONFIRM] = "tomb_confirm",
 	[PROTO_OP_PURGE] = "purge",
+	[PROTO_OP_DROP] = "drop",
+	[PROTO_OP_LAYOUT_GET] = "layout_get",
+	[PROTO_OP_LAYOUT_SET] = "layout_set",
 };
 
 const char *proto_op_name(unsigned op)

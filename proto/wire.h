@@ -64,6 +64,9 @@ enum proto_op {
 	PROTO_OP_PENDING_DEL = 14,  /* drop repaired keys from the index */
 	PROTO_OP_TOMB_CONFIRM = 15, /* every replica holds these tombstones */
 	PROTO_OP_PURGE = 16,	   /* drop tombstones past the grace period */
+	PROTO_OP_DROP = 17,	   /* drop a copy this daemon no longer owns */
+	PROTO_OP_LAYOUT_GET = 18,  /* the cluster layout this daemon holds */
+	PROTO_OP_LAYOUT_SET = 19,  /* replace it, compare-and-swap on its version */
 	PROTO_OP_MAX
 };
 
