@@ -4,6 +4,9 @@
 #   make stop   unmount and stop what demo started
 #   make test   install missing packages, build, run the whole suite
 #   make fuzz   run every libFuzzer target for FUZZ_SECONDS each
+#   make chaos  the chaos test (tests/integration/fs_chaos.sh, root) for
+#               CHAOS_SECONDS (300) with CHAOS_SEED (random, printed) on
+#               CHAOS_DAEMONS ("a b c"; "a b c d" puts keys on 3 of 4)
 #   make install    install into PREFIX (default /usr/local), DESTDIR honoured
 #   make deb        build the Debian package in build-deb/ (CPack)
 #   make deb-check  check the package's files and Depends, then dpkg -i it,
@@ -11,8 +14,11 @@
 BUILD ?= build
 JOBS ?= 2
 FUZZ_SECONDS ?= 20
+CHAOS_SECONDS ?= 300
+CHAOS_SEED ?= random
+CHAOS_DAEMONS ?= a b c
 
-.PHONY: all build deps demo stop test unit fuzz bench clean
+.PHONY: all build deps demo stop test unit fuzz chaos bench clean
 
 all: build
 
@@ -37,6 +43,13 @@ unit: build
 
 fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+# Not through ctest: its 300 s TIMEOUT is shorter than a long run.
+chaos: deps build
+	@QFS_BIN=$(CURDIR)/$(BUILD)/bin QFS_SRC=$(CURDIR) QFS_CHAOS_SECONDS=$(CHAOS_SECONDS) \
+		QFS_CHAOS_SEED=$(CHAOS_SEED) QFS_CHAOS_DAEMONS="$(CHAOS_DAEMONS)" \
+		bash tests/integration/fs_chaos.sh $(CURDIR)/$(BUILD)/tests/chaos_work \
+		$(CURDIR)/$(BUILD)/tests/replica_check
 
 bench: build
 	@scripts/bench.sh

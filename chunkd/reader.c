@@ -146,7 +146,9 @@ static void chk_do_page(struct chk_worker *w, const struct proto_zmsg *m, const 
 
 	if (list)
 		rc = proto_decode_list_req(a, alen, dlen, &lq);
-	else	/* SCAN and PENDING_LIST share the request layout */
+	else if (m->hdr.opcode == PROTO_OP_PENDING_LIST) /* SCAN's layout, no filter */
+		rc = proto_decode_pending_list_req(a, alen, dlen, &sq);
+	else
 		rc = proto_decode_scan_req(a, alen, dlen, &sq);
 	if (rc < 0) {
 		chk_reply_err(w, m, rc);
@@ -170,8 +172,8 @@ static void chk_do_digest(struct chk_worker *w, const struct proto_zmsg *m, cons
 			  size_t alen, size_t dlen)
 {
 	struct proto_digest_req q;
-	struct proto_digest_rep p;
 	struct proto_wr wr;
+	uint64_t *d;
 	int rc;
 
 	rc = proto_decode_digest_req(a, alen, dlen, &q);
@@ -179,15 +181,24 @@ static void chk_do_digest(struct chk_worker *w, const struct proto_zmsg *m, cons
 		chk_reply_err(w, m, rc);
 		return;
 	}
-	memset(&p, 0, sizeof(p));
-	rc = chk_store_digest(w->d->store, &q, &p);
+	d = malloc((size_t)q.count * sizeof(*d)); /* count bounded by the decoder */
+	if (!d) {
+		chk_reply_err(w, m, -ENOMEM);
+		return;
+	}
+	rc = chk_store_digest(w->d->store, q.first, q.count, d);
 	if (rc < 0) {
+		free(d);
 		chk_reply_err(w, m, rc);
 		return;
 	}
 	proto_wr_init(&wr);
-	proto_encode_digest_rep(&wr, &p);
-	chk_reply_wr(w, m, &wr, NULL);
+	proto_encode_digest_rep(&wr, q.first, q.count, d);
+	free(d);
+	if (wr.bad)
+		chk_reply_err(w, m, -ENOMEM);
+	else
+		chk_reply_wr(w, m, &wr, NULL);
 	proto_wr_free(&wr);
 }
 

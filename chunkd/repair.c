@@ -31,6 +31,8 @@ static int chk_repair_one(struct chk_daemon *d, uint8_t op, const struct proto_b
 		return chk_store_tomb_confirm(d->store, &e->key, &e->ver, took);
 	case PROTO_OP_PURGE:
 		return chk_store_purge(d->store, &e->key, &e->ver, took);
+	case PROTO_OP_DROP:
+		return chk_store_drop(d->store, &e->key, &e->ver, took);
 	default:
 		return -EOPNOTSUPP;
 	}

@@ -27,6 +27,7 @@
 
 #include "chunkd/server.h"
 #include "chunkd/zap.h"
+#include "proto/layout.h"
 #include "proto/log.h"
 #include "proto/status.h"
 
@@ -425,7 +426,7 @@ static void chk_hello(struct chk_daemon *d, struct proto_zmsg *m)
 	if (memcmp(q.volume_id, zero, PROTO_ID_LEN) && memcmp(p.volume_id, zero, PROTO_ID_LEN) &&
 	    memcmp(q.volume_id, p.volume_id, PROTO_ID_LEN))
 		p.store_flags |= PROTO_STORE_FOREIGN;
-	p.layout_version = 0;
+	p.layout_version = chk_store_layout_version(d->store);
 	p.clock = proto_hlc_next(&d->clock, proto_wall_ms());
 	p.boot = d->boot;
 	p.max_skew_ms = (uint32_t)d->o.max_skew_ms;
@@ -439,6 +440,35 @@ static void chk_hello(struct chk_daemon *d, struct proto_zmsg *m)
 	else
 		chk_answer(d, m, PROTO_ST_OK, w.buf, w.len);
 	proto_wr_free(&w);
+}
+
+/* LAYOUT_GET (empty ARGS): the stored layout from memory, or NOENT with
+ * version 0. Small, no disk: answered on the reactor like HELLO. */
+static void chk_layout_get(struct chk_daemon *d, struct proto_zmsg *m)
+{
+	struct proto_wr w;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (zmq_msg_size(&m->args) || zmq_msg_size(&m->data)) {
+		chk_reject(d, m, -EBADMSG);
+		return;
+	}
+	rc = chk_store_layout_get(d->store, &buf, &len);
+	if (rc == -ENOENT) {
+		proto_wr_init(&w);
+		proto_encode_layout_version(&w, 0);
+		chk_answer(d, m, w.bad ? PROTO_ST_NOMEM : PROTO_ST_NOENT, w.buf, w.bad ? 0 : w.len);
+		proto_wr_free(&w);
+		return;
+	}
+	if (rc) {
+		chk_answer(d, m, proto_st_from_errno(rc), NULL, 0);
+		return;
+	}
+	chk_answer(d, m, PROTO_ST_OK, buf, len);
+	free(buf);
 }
 
 /*
@@ -490,6 +520,9 @@ static void chk_dispatch(struct chk_daemon *d, struct proto_zmsg *m)
 	case PROTO_OP_HELLO:
 		chk_hello(d, m);
 		break;
+	case PROTO_OP_LAYOUT_GET:
+		chk_layout_get(d, m);
+		break;
 	case PROTO_OP_PUT:
 	case PROTO_OP_PATCH:
 	case PROTO_OP_SYNC:
@@ -498,6 +531,8 @@ static void chk_dispatch(struct chk_daemon *d, struct proto_zmsg *m)
 	case PROTO_OP_PENDING_DEL:
 	case PROTO_OP_TOMB_CONFIRM:
 	case PROTO_OP_PURGE:
+	case PROTO_OP_DROP:
+	case PROTO_OP_LAYOUT_SET:
 		chk_queue(d, d->to_write, m, true);
 		break;
 	case PROTO_OP_GET:

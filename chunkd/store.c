@@ -4,7 +4,7 @@
  * environment, identity, the dirty marker, the orphan sweep, STAT, and the
  * record encoding shared by the other store*.c files.
  *
- * DIR/index is the LMDB environment (DBs "recs" and "meta"; meta.snap, the
+ * DIR/index is the LMDB environment (DBs "recs", "meta", "digest"; meta.snap, the
  * last sync point in CHK_SYNC_COMMIT), DIR/bodies/xx hold the chunk bodies,
  * DIR/undo is the undo journal, DIR/dirty exists while the store is open and
  * names the kernel boot and the sync mode. A marker found at open means the
@@ -30,9 +30,11 @@
 #include "chunkd/store_priv.h"
 #include "proto/log.h"
 
-/* 2: chunks of up to CHK_INLINE_MAX bytes may be inline. A format-1 store
- * is upgraded at open (it has no inline chunk), so older code refuses it. */
-#define CHK_FORMAT 2
+/* 2: chunks of up to CHK_INLINE_MAX bytes may be inline. 3: DB "digest"
+ * is kept with every write (store_digest.c), so a release that would write
+ * without keeping it must refuse the store. Formats 1 and 2 are upgraded at
+ * open (no inline chunk; digests summed once), so older code refuses them. */
+#define CHK_FORMAT 3
 #define CHK_MARKER "dirty"
 #define CHK_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 #define CHK_BOOT_ID_MAX 64
@@ -387,6 +389,9 @@ static int chk_env_dbs(struct chk_store *st)
 		rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &st->pending);
 	if (!rc)
 		rc = mdb_dbi_open(txn, "tombs", MDB_CREATE, &st->tombs);
+	/* per-bucket digests (store_digest.c): format 3 */
+	if (!rc)
+		rc = mdb_dbi_open(txn, "digest", MDB_CREATE, &st->digest);
 	if (rc) {
 		mdb_txn_abort(txn);
 		goto fail;
@@ -533,7 +538,7 @@ static int chk_meta_load(struct chk_store *st)
 	memcpy(st->store_id, v.mv_data, PROTO_ID_LEN);
 	rc = chk_meta_get(txn, st->meta, CHK_META_FORMAT, &v);
 	if (rc || v.mv_size != 4 ||
-	    (((uint8_t *)v.mv_data)[0] != CHK_FORMAT && ((uint8_t *)v.mv_data)[0] != 1)) {
+	    ((uint8_t *)v.mv_data)[0] > CHK_FORMAT || ((uint8_t *)v.mv_data)[0] == 0) {
 		qlog_err("store in %s has an unknown format", st->dir);
 		goto damaged;
 	}
@@ -689,9 +694,14 @@ static void chk_store_free(struct chk_store *st)
 	free(st->b.touched);
 	free(st->b.undo);
 	free(st->b.doomed);
+	free(st->b.dg);
+	free(st->dg_mem);
+	free(st->dg_dirty);
+	pthread_mutex_destroy(&st->dg_lock);
 	free(st->fdc);
 	free(st->b.pbuf);
 	free(st->deferred);
+	free(st->layout);
 	chk_undo_close(st);
 	if (st->snap_fd >= 0)
 		close(st->snap_fd);
@@ -722,6 +732,7 @@ int chk_store_open(const struct chk_store_opts *opts, struct chk_store **out)
 	for (unsigned i = 0; i < CHK_STRIPES; i++)
 		pthread_rwlock_init(&st->stripes[i], NULL);
 	pthread_mutex_init(&st->ctr_lock, NULL);
+	pthread_mutex_init(&st->dg_lock, NULL);
 	pthread_mutex_init(&st->sync_lock, NULL);
 	pthread_cond_init(&st->sync_cond, NULL);
 	proto_wr_init(&st->b.val);
@@ -787,7 +798,11 @@ int chk_store_open(const struct chk_store_opts *opts, struct chk_store **out)
 	if (!rc)
 		rc = chk_meta_load(st);
 	if (!rc)
+		rc = chk_digest_open(st);
+	if (!rc)
 		rc = chk_alive_load(st);
+	if (!rc)
+		rc = chk_layout_load(st);
 	if (!rc)
 		rc = chk_undo_open(st);
 	if (!rc && (prev.unclean || st->fresh))
@@ -829,6 +844,9 @@ void chk_store_close(struct chk_store *st)
 	if (st->b.active)
 		chk_batch_abort(st);
 	clean = !atomic_load(&st->failed);
+	/* the digests in step on disk, so that the next open need not sum them */
+	if (clean && chk_digest_close(st))
+		clean = false;
 	/* COMMIT: a last sync point (bodies, index, meta.snap, deferred frees) */
 	if (clean && st->sync != CHK_SYNC_NONE && chk_store_sync(st))
 		clean = false;
@@ -899,4 +917,28 @@ int chk_store_stat(struct chk_store *st, struct proto_stat_rep *rep)
 	rep->fs_id = (uint64_t)sv.f_fsid;
 	snprintf(rep->software, sizeof(rep->software), "%s", QFS_VERSION);
 	return 0;
+}
+
+int chk_key_txn(struct chk_store *st, const struct proto_key *key, uint8_t kb[PROTO_KEY_MAX],
+		MDB_val *k, MDB_txn **txn)
+{
+	k->mv_data = kb;
+	k->mv_size = proto_key_encode(key, kb);
+	return chk_mdb_err(mdb_txn_begin(st->env, st->b.txn, 0, txn));
+}
+
+int chk_meta_set(struct chk_store *st, const char *name, const void *val, size_t len)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = chk_mdb_err(mdb_txn_begin(st->env, st->b.txn, 0, &txn));
+	if (rc)
+		return rc;
+	rc = chk_meta_put(txn, st->meta, name, val, len);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return chk_mdb_err(mdb_txn_commit(txn));
 }

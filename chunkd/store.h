@@ -131,8 +131,13 @@ int chk_store_head(struct chk_store *st, const struct proto_key *key, struct pro
 int chk_store_list(struct chk_store *st, const struct proto_list_req *q, struct proto_wr *out);
 int chk_store_scan(struct chk_store *st, const struct proto_scan_req *q, struct proto_wr *out);
 
-int chk_store_digest(struct chk_store *st, const struct proto_digest_req *q,
-		     struct proto_digest_rep *rep);
+/*
+ * DIGEST: the digests of buckets [@first, @first + @count) into @out[count]
+ * (0 for an empty bucket), from one snapshot of the index. Kept up to date
+ * by every write (store_digest.c), so this reads at most @count small
+ * entries. Returns 0, -EINVAL (range outside PROTO_DIGEST_BUCKETS) or -EIO.
+ */
+int chk_store_digest(struct chk_store *st, uint32_t first, uint32_t count, uint64_t *out);
 
 int chk_store_stat(struct chk_store *st, struct proto_stat_rep *rep);
 
@@ -201,6 +206,30 @@ int chk_store_tomb_gc(struct chk_store *st, uint64_t now_ms, uint64_t grace_ms, 
 /* Durably note that the daemon is alive at @now_ms (wall clock), so the
  * next start can tell how long it was down. Writer thread. */
 int chk_store_alive(struct chk_store *st, uint64_t now_ms);
+
+/*
+ * DROP (rebalance): remove @key, whatever its kind or flags, if its stored
+ * version is exactly @ver; anything else is left alone (*dropped false).
+ * A chunk body is freed after the commit. Writer thread. 0 or -errno.
+ */
+int chk_store_drop(struct chk_store *st, const struct proto_key *key,
+		   const struct proto_version *ver, bool *dropped);
+
+/* Version of the cluster layout the store holds (0: none). Any thread. */
+uint64_t chk_store_layout_version(struct chk_store *st);
+
+/* A malloc'ed copy of the encoded layout in *buf; 0, -ENOENT (none) or -ENOMEM. */
+int chk_store_layout_get(struct chk_store *st, uint8_t **buf, size_t *len);
+
+/*
+ * LAYOUT_SET: store the encoded, validated layout @buf (version taken from
+ * it) if the stored version is @expect and the new one is newer; the same
+ * bytes stored already count as success. *stored gets the version held
+ * afterwards. Writer thread, outside a batch (commits its own). Returns 0,
+ * -ESTALE (the compare failed) or -errno.
+ */
+int chk_store_layout_set(struct chk_store *st, uint64_t expect, const uint8_t *buf, size_t len,
+			 uint64_t *stored);
 
 /* The last-alive stamp found when the store was opened; 0 for a new store
  * or one written by a release without stamps. Any thread. */

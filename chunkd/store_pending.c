@@ -68,9 +68,7 @@ static int chk_pending_add_op(struct chk_store *st, const void *arg)
 	if (!nw)
 		return -ENOMEM;
 	old = nw + 1;
-	k.mv_data = kb;
-	k.mv_size = proto_key_encode(&a->e->key, kb);
-	rc = chk_mdb_err(mdb_txn_begin(st->env, st->b.txn, 0, &txn));
+	rc = chk_key_txn(st, &a->e->key, kb, &k, &txn);
 	if (rc)
 		goto out_free;
 	/* the new names first: past the bound the oldest are the ones dropped */
@@ -140,9 +138,7 @@ static int chk_pending_del_op(struct chk_store *st, const void *arg)
 	e = malloc(sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	k.mv_data = kb;
-	k.mv_size = proto_key_encode(a->key, kb);
-	rc = chk_mdb_err(mdb_txn_begin(st->env, st->b.txn, 0, &txn));
+	rc = chk_key_txn(st, a->key, kb, &k, &txn);
 	if (rc)
 		goto out_free;
 	rc = chk_mdb_err(mdb_get(txn, st->pending, &k, &v));

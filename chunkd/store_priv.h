@@ -157,6 +157,8 @@ struct chk_batch {
 	bool volume_set;
 	uint8_t volume[PROTO_ID_LEN];
 	bool rebuild_chg; /* the batch sets the rebuilding state to rebuild_val */
+	bool dg_flush;	  /* chk_digest_prepare wrote every changed bucket */
+	bool dg_lag;	  /* ... or marked the DB lagging */
 	bool rebuild_val;
 	int64_t fs_avail; /* free bytes at batch start minus growth so far */
 	uint64_t held[CHK_STRIPES / 64];
@@ -171,11 +173,18 @@ struct chk_batch {
 	struct proto_wr jrec;  /* undo journal record buffer */
 	uint8_t *pbuf;	       /* PATCH block buffer */
 	size_t cap_pbuf;
+	/* digest changes of the batch, written to DB "digest" at commit
+	 * (store_digest.c): one entry per changed record */
+	struct chk_dg_delta {
+		uint32_t bucket;
+		uint64_t delta;
+	} *dg;
+	size_t ndg, cap_dg;
 };
 
 /* Where an operation started inside the batch, to undo just that one. */
 struct chk_mark {
-	size_t ntouched, nundo, ndoomed;
+	size_t ntouched, nundo, ndoomed, ndg;
 	struct chk_counters ctr;
 	bool volume_set;
 	uint8_t volume[PROTO_ID_LEN];
@@ -195,6 +204,16 @@ struct chk_store {
 	MDB_env *env;		   /* env_lock */
 	MDB_dbi recs, meta;	   /* env_lock */
 	MDB_dbi pending, tombs;	   /* env_lock; store_pending.c, store_tomb.c */
+	MDB_dbi digest;		   /* env_lock; store_digest.c */
+
+	/* Per-bucket digests (store_digest.c): the committed sums, kept in
+	 * memory and written to DB "digest" at most every CHK_DIGEST_FLUSH_MS;
+	 * the buckets changed since, and whether the DB on disk lags them. */
+	pthread_mutex_t dg_lock;   /* leaf lock */
+	uint64_t *dg_mem;	   /* [PROTO_DIGEST_BUCKETS]; dg_lock */
+	uint8_t *dg_dirty;	   /* PROTO_DIGEST_BITMAP_LEN; writer only */
+	bool dg_lagging;	   /* writer only: meta "digest" says 0 */
+	uint64_t dg_flush_ms;	   /* writer only: last write of the DB */
 	uint64_t alive_prev_ms;	   /* last-alive stamp found at open (0: none); immutable */
 	bool reopened;		   /* writer only: the env was reopened once */
 	atomic_bool failed;	   /* sticky: a sync failed, everything -EIO */
@@ -209,6 +228,9 @@ struct chk_store {
 	bool has_volume;	 /* ctr_lock */
 	uint8_t volume_id[PROTO_ID_LEN]; /* ctr_lock */
 	bool rebuilding;	 /* ctr_lock: PROTO_STORE_REBUILDING (store_rebuild.c) */
+	uint8_t *layout;	 /* ctr_lock: encoded cluster layout, NULL = none (store_layout.c) */
+	size_t layout_len;	 /* ctr_lock */
+	uint64_t layout_version; /* ctr_lock: 0 = none */
 
 	struct chk_batch b; /* writer only */
 
@@ -274,6 +296,19 @@ int chk_grow(void **arr, size_t *cap, size_t n, size_t size);
 /* LMDB or errno code to a negative errno (MDB_MAP_FULL is -ENOSPC). */
 int chk_mdb_err(int rc);
 
+/*
+ * Writer thread, inside a chk_run() op: encode @key into @kb / @k and begin
+ * the request's nested transaction in *txn (commit or abort it). 0 or -errno.
+ */
+int chk_key_txn(struct chk_store *st, const struct proto_key *key, uint8_t kb[PROTO_KEY_MAX],
+		MDB_val *k, MDB_txn **txn);
+
+/*
+ * Writer thread, inside a chk_run() op: set record @name of DB "meta" to
+ * @len bytes at @val in a nested transaction of the request. 0 or -errno.
+ */
+int chk_meta_set(struct chk_store *st, const char *name, const void *val, size_t len);
+
 unsigned chk_stripe(const struct proto_key *key);
 
 /* Decode a stored record of @kind; -EIO (logged) when it is damaged. */
@@ -316,6 +351,40 @@ struct chk_range {
  */
 int chk_range_walk(struct chk_store *st, const struct chk_range *rg,
 		   int (*fn)(void *ctx, const MDB_val *k, const MDB_val *v), void *ctx);
+
+/* Open: read the stored cluster layout into memory (store_layout.c). */
+int chk_layout_load(struct chk_store *st);
+
+/*
+ * ---- per-bucket digests (store_digest.c) ----
+ *
+ * Every write that changes "recs" calls chk_digest_update() from inside its
+ * request (chk_run; @txn is the request's nested transaction): the change
+ * is kept with the batch, undone with a failed request, and written to DB
+ * "digest" in the batch's transaction at commit. The record stored under
+ * canonical key bytes @k goes from @old to @nw (NULL: absent before / after;
+ * the metas as stored, CORRUPT flag included). A new code path that deletes
+ * or rewrites records (e.g. DROP) must call it too, or DIGEST lies.
+ * Returns 0 or -errno (-EIO for an undecodable key). Writer thread.
+ */
+int chk_digest_update(struct chk_store *st, MDB_txn *txn, const MDB_val *k,
+		      const struct proto_meta *old, const struct proto_meta *nw);
+
+/*
+ * Batch commit, before the transaction commits: when the batch changes a
+ * digest and DB "digest" is in step, mark it lagging (meta "digest" 0, in
+ * the same transaction); every CHK_DIGEST_FLUSH_MS (or with @force) write
+ * every changed bucket and mark it in step again. 0 or -errno.
+ */
+int chk_digest_prepare(struct chk_store *st, bool force);
+/* After the commit succeeded: the batch's changes join the in-memory sums. */
+void chk_digest_committed(struct chk_store *st);
+/* Close: write the digests out if they lag (a batch of its own). */
+int chk_digest_close(struct chk_store *st);
+
+/* Open: sum every record into DB "digest" if an older release left it
+ * empty (once; committed before anything else writes). 0 or -errno. */
+int chk_digest_open(struct chk_store *st);
 
 /* Open: read the last-alive stamp into st->alive_prev_ms (store_tomb.c). */
 int chk_alive_load(struct chk_store *st);

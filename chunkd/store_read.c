@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * store_read.c - the readers' side of the store: GET, HEAD, LIST, SCAN,
- * DIGEST and the scrubber's step. Safe from any thread, concurrently with
+ * store_read.c - the readers' side of the store: GET, HEAD, LIST, SCAN
+ * (whole, or only the keys of some DIGEST buckets) and the scrubber's step. Safe from any thread, concurrently with
  * the writer.
  *
  * Each call uses one short read transaction. Calls that read a body hold the
@@ -220,7 +220,11 @@ int chk_store_head(struct chk_store *st, const struct proto_key *key, struct pro
 	return rc;
 }
 
-/* ---- pages (LIST, SCAN) and DIGEST ---- */
+/* ---- pages (LIST, SCAN) ---- */
+
+/* A filtered SCAN looks at no more keys than this per page, so one request
+ * never walks a whole large store while holding a reader. */
+#define CHK_SCAN_VISIT_MAX (1u << 16)
 
 int chk_range_walk(struct chk_store *st, const struct chk_range *rg,
 		   int (*fn)(void *ctx, const MDB_val *k, const MDB_val *v), void *ctx)
@@ -267,7 +271,28 @@ struct chk_page {
 	uint8_t kind; /* 0 = every kind */
 	bool with_value;
 	bool more;
+	/* filtered SCAN: the DIGEST buckets wanted, keys looked at, and the
+	 * last one (where the next page resumes) */
+	const uint8_t *buckets;
+	uint32_t visited;
+	uint8_t last[PROTO_KEY_MAX];
+	uint16_t last_len;
 };
+
+/* Filtered SCAN: whether the page takes key @e (recording it as looked at);
+ * stops the walk (sets pg->more) once CHK_SCAN_VISIT_MAX keys were seen. */
+static int chk_page_filter(struct chk_page *pg, const MDB_val *k, const struct proto_key *key)
+{
+	if (pg->visited++ >= CHK_SCAN_VISIT_MAX) {
+		pg->more = true;
+		return 1;
+	}
+	if (proto_scan_has_bucket(pg->buckets, proto_digest_bucket(proto_key_token(key))))
+		return 0;
+	memcpy(pg->last, k->mv_data, k->mv_size);
+	pg->last_len = (uint16_t)k->mv_size;
+	return -1; /* skipped */
+}
 
 static int chk_page_add(void *ctx, const MDB_val *k, const MDB_val *v)
 {
@@ -282,6 +307,12 @@ static int chk_page_add(void *ctx, const MDB_val *k, const MDB_val *v)
 	}
 	if (pg->kind && e.key.kind != pg->kind)
 		return 0;
+	if (pg->buckets) {
+		int f = chk_page_filter(pg, k, &e.key);
+
+		if (f)
+			return f > 0 ? 1 : 0;
+	}
 	if (pg->n >= pg->max || pg->w.len >= PROTO_REPLY_SOFT_MAX) {
 		pg->more = true;
 		return 1;
@@ -301,6 +332,10 @@ static int chk_page_add(void *ctx, const MDB_val *k, const MDB_val *v)
 	if (pg->w.bad)
 		return -ENOMEM;
 	pg->n++;
+	if (pg->buckets) {
+		memcpy(pg->last, k->mv_data, k->mv_size);
+		pg->last_len = (uint16_t)k->mv_size;
+	}
 	return 0;
 }
 
@@ -316,6 +351,8 @@ static int chk_page_run(struct chk_store *st, const struct chk_range *rg, struct
 		rc = chk_range_walk(st, rg, chk_page_add, pg);
 	if (rc >= 0) {
 		proto_encode_page_head(out, pg->more);
+		if (pg->buckets)
+			proto_encode_scan_resume(out, pg->last, pg->last_len);
 		proto_put_bytes(out, pg->w.buf, pg->w.len);
 		rc = out->bad ? -ENOMEM : 0;
 	}
@@ -346,43 +383,13 @@ int chk_store_scan(struct chk_store *st, const struct proto_scan_req *q, struct 
 	struct chk_range rg = { .lo = q->start, .lo_len = q->start_len };
 	struct chk_page pg = { .max = q->max };
 
-	if ((q->flags & ~PROTO_LIST_MASK) || q->start_len > PROTO_KEY_MAX)
+	if ((q->flags & ~PROTO_SCAN_MASK) || q->start_len > PROTO_KEY_MAX ||
+	    (q->flags & PROTO_SCAN_BUCKETS && !q->buckets))
 		return -EINVAL;
+	if (q->flags & PROTO_SCAN_BUCKETS)
+		pg.buckets = q->buckets;
 	rg.after = q->start_len && (q->flags & PROTO_LIST_AFTER);
 	return chk_page_run(st, &rg, &pg, out);
-}
-
-static int chk_digest_add(void *ctx, const MDB_val *k, const MDB_val *v)
-{
-	struct proto_digest_rep *rep = ctx;
-	struct proto_meta m;
-	struct proto_rd rd;
-
-	proto_rd_init(&rd, v->mv_data, v->mv_size);
-	if (proto_meta_decode(&rd, &m))
-		return -EIO;
-	rep->count++;
-	rep->digest += proto_entry_hash(k->mv_data, k->mv_size, &m);
-	return 0;
-}
-
-int chk_store_digest(struct chk_store *st, const struct proto_digest_req *q,
-		     struct proto_digest_rep *rep)
-{
-	struct chk_range rg = { .lo = q->start, .lo_len = q->start_len };
-	int rc;
-
-	rep->count = rep->digest = 0;
-	if (q->start_len > PROTO_KEY_MAX || q->end_len > PROTO_KEY_MAX)
-		return -EINVAL;
-	if (q->end_len) {
-		rg.hi = q->end;
-		rg.hi_len = q->end_len;
-		if (chk_keycmp(rg.lo, rg.lo_len, rg.hi, rg.hi_len) >= 0)
-			return 0;
-	}
-	rc = chk_range_walk(st, &rg, chk_digest_add, rep);
-	return rc < 0 ? rc : 0;
 }
 
 /* ---- scrub ---- */

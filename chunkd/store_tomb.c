@@ -70,6 +70,8 @@ static int chk_tomb_drop(struct chk_store *st, MDB_txn *txn, MDB_val *k, uint8_t
 	if (!chk_tomb_is(&m, ver))
 		return 0;
 	rc = chk_mdb_err(mdb_del(txn, st->recs, k, NULL));
+	if (!rc)
+		rc = chk_digest_update(st, txn, k, &m, NULL);
 	if (rc)
 		return rc;
 	chk_account(&st->b.ctr, kind, &m, -1);
@@ -84,15 +86,6 @@ static size_t chk_tomb_key(const uint8_t *kb, size_t kl, const struct proto_vers
 	proto_be64_put(out, PROTO_HLC_MS(ver->hlc));
 	memcpy(out + 8, kb, kl);
 	return 8 + kl;
-}
-
-/* Encode @key into @kb / @k and begin the request's nested transaction. */
-static int chk_tomb_begin(struct chk_store *st, const struct proto_key *key,
-			  uint8_t kb[PROTO_KEY_MAX], MDB_val *k, MDB_txn **txn)
-{
-	k->mv_data = kb;
-	k->mv_size = proto_key_encode(key, kb);
-	return chk_mdb_err(mdb_txn_begin(st->env, st->b.txn, 0, txn));
 }
 
 struct chk_tomb_args {
@@ -110,7 +103,7 @@ static int chk_tomb_confirm_op(struct chk_store *st, const void *arg)
 	MDB_txn *txn;
 	int rc;
 
-	rc = chk_tomb_begin(st, a->key, kb, &k, &txn);
+	rc = chk_key_txn(st, a->key, kb, &k, &txn);
 	if (rc)
 		return rc;
 	rc = chk_tomb_meta(st, txn, &k, &m);
@@ -159,7 +152,7 @@ static int chk_purge_op(struct chk_store *st, const void *arg)
 	MDB_txn *txn;
 	int rc;
 
-	rc = chk_tomb_begin(st, a->key, kb, &k, &txn);
+	rc = chk_key_txn(st, a->key, kb, &k, &txn);
 	if (rc)
 		return rc;
 	rc = chk_tomb_drop(st, txn, &k, a->key->kind, a->ver, a->done);
@@ -292,23 +285,11 @@ int chk_store_tomb_gc(struct chk_store *st, uint64_t now_ms, uint64_t grace_ms, 
 static int chk_alive_op(struct chk_store *st, const void *arg)
 {
 	const uint64_t *now = arg;
-	MDB_val k = { .mv_size = strlen(CHK_META_ALIVE), .mv_data = (void *)CHK_META_ALIVE };
 	uint8_t b[8];
-	MDB_val v = { .mv_size = sizeof(b), .mv_data = b };
-	MDB_txn *txn;
-	int rc;
 
 	for (int i = 0; i < 8; i++)
 		b[i] = (uint8_t)(*now >> (8 * i));
-	rc = chk_mdb_err(mdb_txn_begin(st->env, st->b.txn, 0, &txn));
-	if (rc)
-		return rc;
-	rc = chk_mdb_err(mdb_put(txn, st->meta, &k, &v, 0));
-	if (rc) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	return chk_mdb_err(mdb_txn_commit(txn));
+	return chk_meta_set(st, CHK_META_ALIVE, b, sizeof(b));
 }
 
 int chk_store_alive(struct chk_store *st, uint64_t now_ms)

@@ -254,6 +254,7 @@ static void chk_mark(struct chk_store *st, struct chk_mark *m)
 	m->ntouched = st->b.ntouched;
 	m->nundo = st->b.nundo;
 	m->ndoomed = st->b.ndoomed;
+	m->ndg = st->b.ndg;
 	m->ctr = st->b.ctr;
 	m->volume_set = st->b.volume_set;
 	memcpy(m->volume, st->b.volume, PROTO_ID_LEN);
@@ -270,6 +271,7 @@ static void chk_rollback(struct chk_store *st, const struct chk_mark *m)
 	chk_undo_apply(st, m->nundo);
 	chk_touched_drop(st, m->ntouched);
 	st->b.ndoomed = m->ndoomed;
+	st->b.ndg = m->ndg;
 	st->b.ctr = m->ctr;
 	st->b.ctr.next_id = next_id;
 	st->b.volume_set = m->volume_set;
@@ -284,7 +286,7 @@ static void chk_batch_end(struct chk_store *st)
 	chk_stripes_release(st);
 	for (size_t i = 0; i < st->nfdc; i++)
 		st->fdc[i].busy = false;
-	st->b.ntouched = st->b.nundo = st->b.ndoomed = 0;
+	st->b.ntouched = st->b.nundo = st->b.ndoomed = st->b.ndg = 0;
 	st->b.active = false;
 	chk_undo_reset(st);
 	pthread_rwlock_unlock(&st->env_lock);
@@ -512,7 +514,10 @@ int chk_store_batch_commit(struct chk_store *st)
 			return rc;
 		}
 	}
-	rc = chk_meta_save(st, st->b.txn, &st->b.ctr, st->b.volume_set ? st->b.volume : NULL);
+	rc = chk_digest_prepare(st, false);
+	if (!rc)
+		rc = chk_meta_save(st, st->b.txn, &st->b.ctr,
+				   st->b.volume_set ? st->b.volume : NULL);
 	if (!rc && st->b.rebuild_chg)
 		rc = chk_meta_rebuilding_save(st, st->b.txn, st->b.rebuild_val);
 	if (rc) {
@@ -528,6 +533,7 @@ int chk_store_batch_commit(struct chk_store *st)
 		chk_batch_abort(st);
 		return chk_mdb_err(rc);
 	}
+	chk_digest_committed(st);
 	pthread_mutex_lock(&st->ctr_lock);
 	st->ctr = st->b.ctr;
 	if (st->b.volume_set) {
@@ -606,6 +612,8 @@ static int chk_rec_commit(struct chk_store *st, MDB_txn *txn, uint8_t kind, MDB_
 	v.mv_data = st->b.val.buf;
 	v.mv_size = st->b.val.len;
 	rc = chk_mdb_err(mdb_put(txn, st->recs, k, &v, 0));
+	if (!rc)
+		rc = chk_digest_update(st, txn, k, old ? &old->meta : NULL, &nw->meta);
 	if (rc) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -617,6 +625,20 @@ static int chk_rec_commit(struct chk_store *st, MDB_txn *txn, uint8_t kind, MDB_
 		chk_account(&st->b.ctr, kind, &old->meta, -1);
 	chk_account(&st->b.ctr, kind, &nw->meta, 1);
 	return 0;
+}
+
+/* A damaged record at @k is about to be overwritten: take its meta, if that
+ * still decodes, out of the digests (its hash went in when it was written). */
+static int chk_put_forget_damaged(struct chk_store *st, MDB_txn *txn, const MDB_val *k,
+				  const MDB_val *v)
+{
+	struct proto_meta m;
+	struct proto_rd rd;
+
+	proto_rd_init(&rd, v->mv_data, v->mv_size);
+	if (proto_meta_decode(&rd, &m))
+		return 0;
+	return chk_digest_update(st, txn, k, &m, NULL);
 }
 
 static int chk_put_one(struct chk_store *st, const struct proto_put_req *q, const void *val,
@@ -653,6 +675,11 @@ static int chk_put_one(struct chk_store *st, const struct proto_put_req *q, cons
 	if (rc == 0) {
 		have = chk_rec_decode(kind, v.mv_data, v.mv_size, old) == 0;
 		/* a damaged record is overwritten; its body, if any, leaks until a sweep */
+		if (!have) {
+			rc = chk_put_forget_damaged(st, txn, &k, &v);
+			if (rc)
+				goto out_abort;
+		}
 	} else if (rc != MDB_NOTFOUND) {
 		rc = chk_mdb_err(rc);
 		goto out_abort;
@@ -1094,6 +1121,7 @@ static int chk_mark_op(struct chk_store *st, const void *arg)
 {
 	const struct chk_mark_args *a = arg;
 	uint8_t kind = a->key->kind, kb[PROTO_KEY_MAX];
+	struct proto_meta pre;
 	struct chk_rec *r;
 	MDB_val k, v;
 	MDB_txn *txn;
@@ -1116,9 +1144,8 @@ static int chk_mark_op(struct chk_store *st, const void *arg)
 	if (proto_version_cmp(&r->meta.ver, a->ver) != 0 ||
 	    (r->meta.flags & (PROTO_REC_TOMBSTONE | PROTO_REC_CORRUPT)))
 		goto out_abort;
-	chk_account(&st->b.ctr, kind, &r->meta, -1);
+	pre = r->meta;
 	r->meta.flags |= PROTO_REC_CORRUPT;
-	chk_account(&st->b.ctr, kind, &r->meta, 1);
 	chk_rec_encode(&st->b.val, kind, r);
 	rc = st->b.val.bad ? -ENOMEM : 0;
 	if (!rc) {
@@ -1126,12 +1153,16 @@ static int chk_mark_op(struct chk_store *st, const void *arg)
 		v.mv_size = st->b.val.len;
 		rc = chk_mdb_err(mdb_put(txn, st->recs, &k, &v, 0));
 	}
+	if (!rc)
+		rc = chk_digest_update(st, txn, &k, &pre, &r->meta);
 	if (rc)
 		goto out_abort;
 	rc = chk_mdb_err(mdb_txn_commit(txn));
 	if (!rc) {
 		char ks[64];
 
+		chk_account(&st->b.ctr, kind, &pre, -1);
+		chk_account(&st->b.ctr, kind, &r->meta, 1);
 		qlog_warn("%s marked corrupt", proto_key_str(a->key, ks, sizeof(ks)));
 	}
 	goto out_free;

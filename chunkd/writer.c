@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "chunkd/server.h"
+#include "proto/layout.h"
 #include "proto/log.h"
 #include "proto/status.h"
 
@@ -41,6 +42,8 @@ struct chk_wslot {
 	struct proto_write_rep rep;
 	bool count_valid;	     /* ARGS = count (repair batches) */
 	uint32_t count;
+	bool lver_valid;	     /* ARGS = lver (LAYOUT_SET) */
+	uint64_t lver;
 	uint64_t hlc;		     /* version to observe once committed */
 	uint64_t bytes;		     /* counted in write_inflight */
 };
@@ -140,13 +143,47 @@ static void chk_apply_rebuilt(struct chk_wstate *ws, struct chk_wslot *s)
 	s->st = proto_st_from_errno(rc);
 }
 
+/*
+ * LAYOUT_SET: validate the layout, then compare-and-swap it in a batch of
+ * its own (store_layout.c); the sync that follows makes it durable before
+ * the reply. CONFLICT when the stored version is not the expected one; the
+ * reply carries the stored version either way.
+ */
+static void chk_apply_layout_set(struct chk_wstate *ws, struct chk_wslot *s)
+{
+	const uint8_t *a = zmq_msg_data(&s->m.args);
+	size_t alen = zmq_msg_size(&s->m.args);
+	struct proto_layout *l;
+	uint64_t expect;
+	int rc;
+
+	l = malloc(sizeof(*l));
+	if (!l) {
+		s->st = PROTO_ST_NOMEM;
+		return;
+	}
+	rc = proto_decode_layout_set_req(a, alen, zmq_msg_size(&s->m.data), &expect, l);
+	free(l);
+	if (rc == 0)
+		rc = ws->failed ? -EIO
+				: chk_store_layout_set(ws->d->store, expect, a + 8, alen - 8,
+						       &s->lver);
+	if (rc == -ESTALE || rc == 0)
+		s->lver_valid = true;
+	s->st = rc == -ESTALE ? PROTO_ST_CONFLICT : proto_st_from_errno(rc);
+	if (rc == 0)
+		qlog_info("cluster layout version %" PRIu64 " stored", s->lver);
+	else
+		qlog_info("layout_set (expect %" PRIu64 "): %s", expect, strerror(-rc));
+}
+
 /* Repair-index and tombstone batches (repair.c): writes too. */
 static bool chk_is_repair(const struct chk_wslot *s)
 {
 	uint8_t op = s->m.hdr.opcode;
 
 	return op == PROTO_OP_PENDING_ADD || op == PROTO_OP_PENDING_DEL ||
-	       op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE;
+	       op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE || op == PROTO_OP_DROP;
 }
 
 /* Requests applied inside the store batch (REBUILT too: it is a write). */
@@ -177,6 +214,7 @@ static int chk_take(struct chk_wstate *ws, int timeout_ms, uint64_t *bytes)
 	s->st = PROTO_ST_OK;
 	s->rep_valid = false;
 	s->count_valid = false;
+	s->lver_valid = false;
 	s->hlc = 0;
 	s->bytes = zmq_msg_size(&s->m.args) + zmq_msg_size(&s->m.data);
 	memset(&s->rep, 0, sizeof(s->rep));
@@ -293,6 +331,9 @@ static void chk_run_batch(struct chk_wstate *ws)
 		}
 	}
 	ws->nmarks = 0;
+	for (i = 0; i < ws->n; i++)
+		if (ws->slots[i].m.hdr.opcode == PROTO_OP_LAYOUT_SET)
+			chk_apply_layout_set(ws, &ws->slots[i]);
 
 	if (want_sync) {
 		int src = chk_do_sync(ws);
@@ -330,6 +371,8 @@ static void chk_run_batch(struct chk_wstate *ws)
 		} else if (s->rep_valid) {
 			s->rep.boot = d->boot;
 			proto_encode_write_rep(&wr, &s->rep);
+		} else if (s->lver_valid) {
+			proto_encode_layout_version(&wr, s->lver);
 		} else if (s->count_valid && s->st == PROTO_ST_OK) {
 			proto_encode_count_rep(&wr, s->count);
 		}

@@ -204,6 +204,13 @@ struct qfs_transport_ops {
 	void (*info)(struct qfs_transport *t, int i, struct qfs_daemon_info *out);
 	/* Stop, fail what is in flight, free. */
 	void (*close)(struct qfs_transport *t);
+	/*
+	 * Optional (NULL: the transport has a fixed set): add a daemon that a
+	 * newer cluster layout names. Returns its index (the existing one for
+	 * a known name) or -errno. ndaemons grows once the transport took it;
+	 * info() of the new index reports no HELLO until it answered one.
+	 */
+	int (*add)(struct qfs_transport *t, const struct qfs_daemon_conf *dc);
 };
 
 struct qfs_transport {

@@ -76,10 +76,14 @@ struct qfs_engine {
 	pthread_t tid;
 	bool started;
 
-	pthread_mutex_t sub_lock;	/* protects subq, nsub, capsub, stop */
+	pthread_mutex_t sub_lock;	/* protects subq, nsub, capsub, stop, nd_pub */
 	struct qfs_call **subq;
 	int nsub, capsub;
 	bool stop;
+	int nd_pub;			/* daemons with a socket (qfs_eng_add); d[] and
+					 * cl->daemons[] hold QFS_MAX_DAEMONS entries */
+	char pub[QFS_KEY_Z85_LEN + 1];	/* client key pair, for daemons added later */
+	char sec[QFS_KEY_Z85_LEN + 1];
 
 	pthread_mutex_t info_lock;	/* protects d[].info; leaf lock */
 	struct qfs_eng_daemon *d;
@@ -652,6 +656,7 @@ static void qfs_eng_drain_submissions(struct qfs_engine *e, bool *stop)
 	e->subq = NULL;
 	e->nsub = e->capsub = 0;
 	*stop = e->stop;
+	e->t.ndaemons = e->nd_pub; /* daemons added since: the engine owns them now */
 	pthread_mutex_unlock(&e->sub_lock);
 	now = qfs_now_ns();
 	for (int i = 0; i < n; i++) {
@@ -672,6 +677,7 @@ static void *qfs_eng_main(void *arg)
 		long tmo;
 		int rc;
 
+		nd = e->t.ndaemons; /* grows in qfs_eng_drain_submissions */
 		qfs_eng_probe(e, now);
 		tmo = qfs_eng_timeout(e, now);
 		e->items[0] = (zmq_pollitem_t){ .fd = e->efd, .events = ZMQ_POLLIN };
@@ -704,6 +710,7 @@ static void *qfs_eng_main(void *arg)
 
 	/* stopping: fail everything, then give the sockets back */
 	qfs_eng_drain_submissions(e, &stop);
+	nd = e->t.ndaemons;
 	for (int i = 0; i < nd; i++)
 		qfs_eng_fail_daemon(e, i, -ESHUTDOWN);
 	for (int i = 0; i < nd; i++) {
@@ -789,8 +796,10 @@ static void qfs_eng_close(struct qfs_transport *t)
 		if (write(e->efd, &one, sizeof(one)) < 0)
 			qlog_err("eventfd write: %s", strerror(errno));
 		pthread_join(e->tid, NULL);
-	} else if (e->d) {
-		for (int i = 0; i < e->t.ndaemons; i++) {
+	}
+	if (e->d) {
+		/* the engine thread closed the ones it took; the rest are ours */
+		for (int i = e->started ? e->t.ndaemons : 0; i < e->nd_pub; i++) {
 			if (e->d[i].sock)
 				zmq_socket_monitor(e->d[i].sock, NULL, 0);
 			zmq_close(e->d[i].mon);
@@ -805,15 +814,63 @@ static void qfs_eng_close(struct qfs_transport *t)
 	free(e->items);
 	free(e->d);
 	free(e->cl);
+	memset(e->sec, 0, sizeof(e->sec));
 	pthread_mutex_destroy(&e->sub_lock);
 	pthread_mutex_destroy(&e->info_lock);
 	free(e);
+}
+
+static int qfs_eng_socket(struct qfs_engine *e, int i, const char *pub, const char *sec,
+			  char *err, size_t errlen);
+
+/*
+ * Add daemon @dc (a new cluster layout names it): its socket is made here
+ * and handed to the engine thread, which takes it at its next wake-up.
+ * Returns its index, the existing index when one has that name, or -errno
+ * (-ENOSPC: QFS_MAX_DAEMONS reached; -EINVAL: CURVE without a key pair).
+ */
+static int qfs_eng_add(struct qfs_transport *t, const struct qfs_daemon_conf *dc)
+{
+	struct qfs_engine *e = (struct qfs_engine *)t;
+	uint64_t one = 1;
+	char err[256];
+	int i, rc;
+
+	pthread_mutex_lock(&e->sub_lock);
+	for (i = 0; i < e->nd_pub; i++) {
+		if (!strcmp(e->cl->daemons[i].name, dc->name)) {
+			pthread_mutex_unlock(&e->sub_lock);
+			return i;
+		}
+	}
+	if (e->stop || i >= QFS_MAX_DAEMONS) {
+		pthread_mutex_unlock(&e->sub_lock);
+		return e->stop ? -ESHUTDOWN : -ENOSPC;
+	}
+	if (dc->public_key[0] && !e->sec[0]) {
+		pthread_mutex_unlock(&e->sub_lock);
+		return -EINVAL;
+	}
+	e->cl->daemons[i] = *dc;
+	rc = qfs_eng_socket(e, i, e->pub, e->sec, err, sizeof(err));
+	if (rc) {
+		qlog_warn("%s", err);
+		pthread_mutex_unlock(&e->sub_lock);
+		return rc;
+	}
+	e->cl->ndaemons = i + 1;
+	e->nd_pub = i + 1; /* the mutex is the fence for the socket's new thread */
+	pthread_mutex_unlock(&e->sub_lock);
+	if (write(e->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		qlog_err("eventfd write: %s", strerror(errno));
+	return i;
 }
 
 static const struct qfs_transport_ops qfs_eng_ops = {
 	.submit = qfs_eng_submit,
 	.info = qfs_eng_info,
 	.close = qfs_eng_close,
+	.add = qfs_eng_add,
 };
 
 /* ---- setup ---- */
@@ -943,8 +1000,8 @@ int qfs_engine_open(const struct qfs_cluster *cl, struct qfs_transport **out, ch
 	pthread_mutex_init(&e->sub_lock, NULL);
 	pthread_mutex_init(&e->info_lock, NULL);
 	e->cl = malloc(sizeof(*e->cl));
-	e->d = calloc((size_t)nd, sizeof(*e->d));
-	e->items = calloc((size_t)(1 + 2 * nd), sizeof(*e->items));
+	e->d = calloc(QFS_MAX_DAEMONS, sizeof(*e->d));
+	e->items = calloc(1 + 2 * QFS_MAX_DAEMONS, sizeof(*e->items));
 	if (!e->cl || !e->d || !e->items) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
@@ -960,9 +1017,12 @@ int qfs_engine_open(const struct qfs_cluster *cl, struct qfs_transport **out, ch
 	}
 	for (int i = 0; i < nd; i++) {
 		rc = qfs_eng_socket(e, i, pub, sec, err, errlen);
+		e->nd_pub = i + (rc == 0); /* sockets to close on failure */
 		if (rc)
 			goto out_close;
 	}
+	memcpy(e->pub, pub, sizeof(e->pub));
+	memcpy(e->sec, sec, sizeof(e->sec));
 	/* pthread_create is the fence ZeroMQ needs when sockets change threads */
 	rc = -pthread_create(&e->tid, NULL, qfs_eng_main, e);
 	if (rc) {

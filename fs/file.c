@@ -274,6 +274,7 @@ static int put_whole_chunk(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_
 	m.epoch = oi->inode.epoch;
 	m.len = len;
 	proto_key_chunk(&key, oi->ino, index);
+	qfs_sync_note(fs, oi, index);
 	rc = qfs_quorum_put(fs->q, &key, &m, body);
 	if (rc == 0)
 		vc_set(oi, index, &m.ver, m.epoch, len);
@@ -336,6 +337,7 @@ static int chunk_write(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t in
 		return put_whole_chunk(fs, oi, index, data, hi);
 
 	proto_key_chunk(&key, oi->ino, index);
+	qfs_sync_note(fs, oi, index);
 	for (int attempt = 0; attempt < PATCH_RETRIES; attempt++) {
 		rc = chunk_state(fs, oi, index, &cur);
 		if (rc < 0)
@@ -403,6 +405,7 @@ static int chunk_stream(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t i
 	m.epoch = oi->inode.epoch;
 	m.len = len;
 	proto_key_chunk(&key, oi->ino, index);
+	qfs_sync_note(fs, oi, index);
 	rc = qfs_quorum_put_begin(fs->q, &key, &m, body, &oi->inflight[oi->ninflight]);
 	if (rc < 0) {
 		vc_drop(oi, index);
@@ -708,7 +711,7 @@ int qfs_file_fsync(struct qfs_file *f, bool datasync)
 
 	(void)datasync;
 	rc = qfs_file_flush(f);
-	return rc < 0 ? rc : qfs_sync_all(f->fs);
+	return rc < 0 ? rc : qfs_file_sync_oi(f->fs, f->oi);
 }
 
 int qfs_file_release(struct qfs_file *f)

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "fs/fs_priv.h"
+#include "fs/quorum_scan.h"
 #include "proto/log.h"
 
 int qfs_fs_open_quorum(struct qfs_quorum *q, const struct qfs_fs_opts *opts,
@@ -56,6 +57,8 @@ int qfs_fs_open(const struct qfs_cluster *cl, const struct qfs_fs_opts *opts,
 		qo.r = opts->r;
 		qo.timeout_ms = opts->timeout_ms;
 		qo.degraded_read = opts->degraded_read;
+		qo.repair_rate = opts->repair_rate;
+		qo.tomb_grace_s = opts->tomb_grace_s;
 	}
 	rc = qfs_quorum_open(cl, &qo, &q, err, errlen);
 	if (rc < 0)
@@ -102,6 +105,33 @@ static int clear_root_entry(void *arg, const struct proto_entry *e)
 	m.ver = qfs_quorum_version(q);
 	m.flags = PROTO_REC_TOMBSTONE;
 	return qfs_quorum_put(q, &e->key, &m, NULL);
+}
+
+/*
+ * Every daemon holds the superblock, not only its N ring replicas: a daemon
+ * without one reports "no volume" and would count as an emptied store
+ * (rebuilding) in every mount. One that cannot take it now stays so until
+ * fsck.quorumfs -y refills it.
+ */
+static void mkfs_seed_super(struct qfs_quorum *q, const struct proto_key *key)
+{
+	const struct qfs_cluster *cl = qfs_quorum_cluster(q);
+	int reps[QFS_MAX_REPLICAS], n = qfs_scan_place(q, key, reps, QFS_MAX_REPLICAS);
+
+	for (int d = 0; d < cl->ndaemons; d++) {
+		bool rep = false;
+		int rc;
+
+		for (int i = 0; i < n; i++)
+			rep = rep || reps[i] == d;
+		if (rep)
+			continue;
+		rc = qfs_quorum_seed_super(q, d, PROTO_PUT_MKFS);
+		if (rc)
+			qlog_warn("daemon %s did not take the superblock (%s): it counts as "
+				  "rebuilding until fsck.quorumfs -y refills it",
+				  cl->daemons[d].name, strerror(-rc));
+	}
 }
 
 int qfs_mkfs(struct qfs_quorum *q, uint32_t chunk_size, bool force, char *err, size_t errlen)
@@ -161,6 +191,8 @@ int qfs_mkfs(struct qfs_quorum *q, uint32_t chunk_size, bool force, char *err, s
 		snprintf(err, errlen, "cannot write the superblock: %s", strerror(-rc));
 		return rc;
 	}
+	if (fresh)
+		mkfs_seed_super(q, &key);
 
 	memset(&root, 0, sizeof(root));
 	root.attr_ver = qfs_quorum_version(q);

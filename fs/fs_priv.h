@@ -59,6 +59,11 @@ struct qfs_open_inode {
 
 	/* versions of chunks this client wrote last: PATCH bases without a read */
 	struct qfs_chunk_ver vc[QFS_VC_SLOTS];
+
+	/* writes since the last fsync (file_sync.c) */
+	bool unsynced;
+	uint64_t sync_epoch;	      /* qfs_quorum_boot_epoch() at the first of them */
+	uint64_t dirty_lo, dirty_hi;  /* chunk indexes they touched */
 };
 
 struct qfs_file {
@@ -172,6 +177,12 @@ void qfs_open_put(struct qfs_fs *fs, struct qfs_open_inode *oi);
 int qfs_file_open_new(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
 		      unsigned flags, struct qfs_file **out);
 /* Truncate @ino to @size (O(1): new epoch when shrinking). */
+/* file_sync.c: note a write of chunk @index (oi->lock held), and fsync's
+ * SYNC with re-established writes after a daemon restart (no lock held;
+ * 0 or -EIO). */
+void qfs_sync_note(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index);
+int qfs_file_sync_oi(struct qfs_fs *fs, struct qfs_open_inode *oi);
+
 int qfs_file_truncate(struct qfs_fs *fs, uint64_t ino, struct qfs_open_inode *oi,
 		      uint64_t size);
 

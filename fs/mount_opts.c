@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fs/mount_opts.h"
+#include "fs/quorum.h"
 
 /* Mount flags libfuse understands itself. */
 static const char *const fuse_passed[] = {
@@ -88,6 +89,10 @@ static int parse_one(struct mnt_opts *o, char *opt, char *err, size_t errlen)
 		rc = parse_uint(val, 1, 7, &o->w);
 	else if (!strcmp(opt, "timeout_ms") && val)
 		rc = parse_uint(val, 10, 600000, &o->timeout_ms);
+	else if (!strcmp(opt, "repair_rate") && val)
+		rc = parse_uint(val, 0, QFS_REPAIR_RATE_MAX, &o->repair_rate);
+	else if (!strcmp(opt, "tomb_grace") && val)
+		rc = parse_uint(val, 1, 3153600000u, &o->tomb_grace_s);
 	else if (!strcmp(opt, "attr_timeout") && val)
 		rc = parse_seconds(val, &o->attr_timeout);
 	else if (!strcmp(opt, "entry_timeout") && val)
@@ -143,6 +148,7 @@ int mnt_opts_parse(int argc, char **argv, struct mnt_opts *o, char *err, size_t 
 	o->attr_timeout = 1.0;
 	o->entry_timeout = 1.0;
 	o->negative_timeout = 0.0;
+	o->repair_rate = QFS_REPAIR_RATE_DEFAULT;
 	if (fuse_opt_add_arg(&o->fuse_args, "quorumfs") != 0)
 		return -ENOMEM;
 

@@ -99,11 +99,13 @@ bool qfs_q_rebuilding(struct qfs_quorum *q, int i, const struct qfs_daemon_info 
 
 int qfs_q_place(struct qfs_quorum *q, uint64_t token, struct qfs_replica *out, int *ncount)
 {
-	int idx[QFS_MAX_REPLICAS];
-	struct qfs_replica tmp[QFS_MAX_REPLICAS];
+	int idx[QFS_Q_PLACE_MAX];
+	struct qfs_replica tmp[QFS_Q_PLACE_MAX];
 	int n, k = 0;
 
-	n = qfs_ring_place(q->ring, token, idx, (int)q->n);
+	/* one view for the whole placement: a layout switch in between must
+	 * not mix the lists of two views */
+	n = qfs_q_lay_union(atomic_load(&q->lay), token, idx);
 	for (int i = 0; i < n; i++) {
 		struct qfs_daemon_info di;
 
@@ -350,6 +352,36 @@ static void qfs_q_refusals(struct qfs_quorum *q, char *buf, size_t size)
 	}
 }
 
+int qfs_q_hello_call(struct qfs_quorum *q, int nd, uint64_t deadline, qfs_wake_fn wake,
+		     void *arg, struct qfs_call **out)
+{
+	struct qfs_call *c;
+	int rc;
+
+	rc = qfs_call_new(nd, deadline, qfs_accept_ok, NULL, 0, &c);
+	if (rc)
+		return rc;
+	for (int i = 0; i < nd; i++) {
+		struct proto_hello_req hq = { .min_version = PROTO_VERSION,
+					      .max_version = PROTO_VERSION };
+		struct proto_wr w;
+
+		hq.clock = proto_hlc_next(&q->clock, proto_wall_ms());
+		proto_wr_init(&w);
+		proto_encode_hello_req(&w, &hq);
+		rc = qfs_call_add(c, i, PROTO_OP_HELLO, true, &w, 0, 0);
+		if (rc < 0) {
+			qfs_call_put(c);
+			return rc;
+		}
+	}
+	qfs_call_set_need(c, (unsigned)nd);
+	q->t->ops->submit(q->t, c);
+	qfs_call_wait(c, deadline, wake, arg);
+	*out = c;
+	return 0;
+}
+
 /*
  * HELLO every daemon within the deadline, absorb their clocks, refuse when
  * our wall clock is outside an answering daemon's skew bound, and learn
@@ -365,25 +397,9 @@ static int qfs_q_hello_all(struct qfs_quorum *q, char *err, size_t errlen)
 	bool volume = false;
 	struct qfs_call *c;
 
-	rc = qfs_call_new(nd, deadline, qfs_accept_ok, NULL, 0, &c);
+	rc = qfs_q_hello_call(q, nd, deadline, qfs_call_all_done, NULL, &c);
 	if (rc)
 		return rc;
-	for (int i = 0; i < nd; i++) {
-		struct proto_hello_req hq = { .min_version = PROTO_VERSION,
-					      .max_version = PROTO_VERSION };
-		struct proto_wr w;
-
-		hq.clock = proto_hlc_next(&q->clock, proto_wall_ms());
-		proto_wr_init(&w);
-		proto_encode_hello_req(&w, &hq);
-		rc = qfs_call_add(c, i, PROTO_OP_HELLO, true, &w, 0, 0);
-		if (rc < 0)
-			goto out_put;
-	}
-	qfs_call_set_need(c, (unsigned)nd);
-	q->t->ops->submit(q->t, c);
-	qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
-
 	rc = 0;
 	pthread_mutex_lock(&c->lock);
 	for (int i = 0; i < c->nrpc && !rc; i++) {
@@ -494,6 +510,8 @@ int qfs_quorum_open_transport(const struct qfs_cluster *cl, const struct qfs_quo
 	q->t = t;
 	pthread_mutex_init(&q->sb_lock, NULL);
 	pthread_mutex_init(&q->rb_lock, NULL);
+	pthread_mutex_init(&q->boot_lock, NULL);
+	pthread_mutex_init(&q->lay_lock, NULL);
 	for (int i = 0; i < QFS_MAX_DAEMONS; i++)
 		q->st[i].hellos = ~0ull;
 	proto_hlc_init(&q->clock);
@@ -510,6 +528,8 @@ int qfs_quorum_open_transport(const struct qfs_cluster *cl, const struct qfs_quo
 	q->timeout_ms = opts->timeout_ms ? opts->timeout_ms
 			: cl->timeout_ms ? cl->timeout_ms : QFS_DEFAULT_TIMEOUT_MS;
 	q->degraded_read = opts->degraded_read;
+	q->tomb_grace_ms = (uint64_t)(opts->tomb_grace_s ? opts->tomb_grace_s
+					: QFS_TOMB_GRACE_DEFAULT_S) * 1000;
 	if (q->n < 1 || q->n > QFS_MAX_REPLICAS || (int)q->n > cl->ndaemons || q->w < 1 ||
 	    q->w > q->n || q->r < 1 || q->r > q->n || t->ndaemons != cl->ndaemons) {
 		qfs_q_msg(err, errlen, "%s: bad quorums: N=%u W=%u R=%u with %d daemons",
@@ -527,14 +547,39 @@ int qfs_quorum_open_transport(const struct qfs_cluster *cl, const struct qfs_quo
 	}
 	if (!q->writer)
 		q->writer = 1;
-	rc = qfs_ring_build(q->cl, &q->ring);
-	if (rc) {
-		qfs_q_msg(err, errlen, "%s: cannot build the ring: %s", cl->path, strerror(-rc));
+	rc = qfs_q_lay_init(q, err, errlen);
+	if (rc)
 		goto out_close;
-	}
 	rc = qfs_q_hello_all(q, err, errlen);
 	if (rc)
 		goto out_close;
+	/* a daemon may hold a newer layout than the config: it places keys.
+	 * Again while it names daemons we did not ask (they may hold newer). */
+	for (int i = 0; i < 4; i++) {
+		const struct qfs_q_lay *was = atomic_load(&q->lay);
+
+		err[0] = '\0';
+		rc = qfs_q_lay_refresh(q, true, err, errlen);
+		if (rc) {
+			if (!err[0])
+				qfs_q_msg(err, errlen, "cannot fetch the cluster layout: %s",
+					  strerror(-rc));
+			goto out_close;
+		}
+		if (atomic_load(&q->lay) == was)
+			break;
+	}
+	rc = qfs_q_lay_watch_start(q);
+	if (rc) {
+		qfs_q_msg(err, errlen, "cannot start the layout thread: %s", strerror(-rc));
+		goto out_close;
+	}
+	for (int i = 0; i < cl->ndaemons; i++) {
+		struct qfs_daemon_info di;
+
+		t->ops->info(t, i, &di);
+		q->boot_seen[i] = di.hello ? di.boot : 0;
+	}
 	rc = qfs_q_read_super(q);
 	if (rc && opts->need_volume) {
 		if (rc == -ENOENT)
@@ -546,6 +591,12 @@ int qfs_quorum_open_transport(const struct qfs_cluster *cl, const struct qfs_quo
 	rc = qfs_pend_start(q);
 	if (rc) {
 		qfs_q_msg(err, errlen, "cannot start the pending-repair thread: %s",
+			  strerror(-rc));
+		goto out_close;
+	}
+	rc = qfs_repairer_start(q, opts->repair_rate);
+	if (rc) {
+		qfs_q_msg(err, errlen, "cannot start the background repairer: %s",
 			  strerror(-rc));
 		goto out_close;
 	}
@@ -573,14 +624,18 @@ void qfs_quorum_close(struct qfs_quorum *q)
 {
 	if (!q)
 		return;
+	qfs_repairer_stop(q);
+	qfs_q_lay_watch_stop(q);
 	qfs_pend_stop(q); /* sends what writes left to report */
 	if (q->t)
 		q->t->ops->close(q->t);
 	qfs_pend_free(q);
-	qfs_ring_free(q->ring);
+	qfs_q_lay_free(q);
 	free(q->cl);
 	pthread_mutex_destroy(&q->sb_lock);
 	pthread_mutex_destroy(&q->rb_lock);
+	pthread_mutex_destroy(&q->boot_lock);
+	pthread_mutex_destroy(&q->lay_lock);
 	free(q);
 }
 
@@ -657,6 +712,44 @@ static int qfs_q_to_all(struct qfs_quorum *q, uint8_t op, uint64_t deadline,
 	return 0;
 }
 
+/*
+ * Take the boot verifiers of SYNC call @c (c->lock held): a daemon that
+ * answered with another verifier restarted; one that answered the last
+ * SYNC and not this one may restart unseen. Either bumps q->boot_epoch.
+ */
+static void qfs_q_boots_seen(struct qfs_quorum *q, const struct qfs_call *c)
+{
+	uint64_t boot[QFS_MAX_DAEMONS] = { 0 };
+
+	for (int i = 0; i < c->nrpc; i++) {
+		const struct qfs_rpc *rpc = &c->rpc[i];
+		struct proto_sync_rep sr;
+
+		if (rpc->accepted &&
+		    !proto_decode_sync_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &sr) &&
+		    sr.boot)
+			boot[rpc->daemon] = sr.boot;
+	}
+	pthread_mutex_lock(&q->boot_lock);
+	for (int d = 0; d < q->cl->ndaemons; d++) {
+		if (!boot[d]) {
+			if (!q->boot_down[d])
+				q->boot_epoch++;
+			q->boot_down[d] = true;
+			continue;
+		}
+		if (q->boot_seen[d] && q->boot_seen[d] != boot[d]) {
+			qlog_info("sync: daemon %s restarted since the last sync (boot %016" PRIx64
+				  "): unsynced writes to it are re-checked", q->cl->daemons[d].name,
+				  boot[d]);
+			q->boot_epoch++;
+		}
+		q->boot_seen[d] = boot[d];
+		q->boot_down[d] = false;
+	}
+	pthread_mutex_unlock(&q->boot_lock);
+}
+
 int qfs_quorum_sync_all(struct qfs_quorum *q)
 {
 	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
@@ -685,9 +778,20 @@ int qfs_quorum_sync_all(struct qfs_quorum *q)
 				     : proto_st_name(rpc->status));
 	}
 	rc = !failed && (!lost || c->naccepted >= q->w) ? 0 : -EIO;
+	qfs_q_boots_seen(q, c);
 	pthread_mutex_unlock(&c->lock);
 	qfs_call_put(c);
 	return rc;
+}
+
+uint64_t qfs_quorum_boot_epoch(struct qfs_quorum *q)
+{
+	uint64_t e;
+
+	pthread_mutex_lock(&q->boot_lock);
+	e = q->boot_epoch;
+	pthread_mutex_unlock(&q->boot_lock);
+	return e;
 }
 
 int qfs_quorum_space(struct qfs_quorum *q, struct qfs_space *sp)

@@ -40,7 +40,24 @@ struct qfs_quorum_opts {
 	 * returns -EROFS instead of -EIO. Open then needs one daemon, not W.
 	 */
 	bool degraded_read;
+	/*
+	 * Background repair (fs/quorum_repairer.c): keys per second taken
+	 * from the daemons' pending-repair indexes and healed on all N
+	 * replicas; 0 = off (tools). The mount sets QFS_REPAIR_RATE_DEFAULT.
+	 */
+	unsigned repair_rate;
+	/*
+	 * Tombstones older than this may have been purged by a daemon
+	 * (chunkd --tombstone-grace): read-repair does not write them back to
+	 * a replica that holds nothing. 0 = QFS_TOMB_GRACE_DEFAULT_S. Keep it
+	 * at most the smallest --tombstone-grace of the daemons.
+	 */
+	unsigned tomb_grace_s;
 };
+
+#define QFS_REPAIR_RATE_DEFAULT 100  /* keys/s of the mount's repairer */
+#define QFS_REPAIR_RATE_MAX 100000
+#define QFS_TOMB_GRACE_DEFAULT_S 3600 /* below chunkd's default of 7 days */
 
 /*
  * Connect to every daemon of @cl (starting the engine thread), say HELLO,
@@ -178,9 +195,21 @@ int qfs_quorum_replicas(struct qfs_quorum *q, const struct proto_key *key,
 /*
  * SYNC every daemon that is not suspect. Returns 0 when each answered OK,
  * or when the only failures are daemons that did not answer (down or cut
- * off, like a suspect one) and at least W did; else -EIO.
+ * off, like a suspect one) and at least W did; else -EIO. Each reply's
+ * boot verifier is compared with the one seen before: a daemon that
+ * restarted, or that answered the previous SYNC and misses this one, bumps
+ * qfs_quorum_boot_epoch() (it may have lost writes it acknowledged).
  */
 int qfs_quorum_sync_all(struct qfs_quorum *q);
+
+/*
+ * A counter that moves whenever a SYNC finds that some daemon may have
+ * lost acknowledged writes that were not yet synced (see above). A writer
+ * notes it before its first unsynced write; if it moved by the time its
+ * SYNC returned, the writes may sit durably on fewer than W replicas and
+ * must be re-established (docs/consistency.md, "fsync and restarts").
+ */
+uint64_t qfs_quorum_boot_epoch(struct qfs_quorum *q);
 
 /* Cluster capacity for statfs: usable bytes = raw / N (daemons that share a
  * filesystem, same fs_id, counted once for total and free; used is every
@@ -189,6 +218,48 @@ struct qfs_space {
 	uint64_t total, free, used, records;
 };
 int qfs_quorum_space(struct qfs_quorum *q, struct qfs_space *sp);
+
+/* ---- the layout in use (fs/quorum_layout.c) ---- */
+
+struct proto_layout;
+
+/* Copy the layout that places keys now (the newest a daemon holds, or the
+ * config's as version layout_version) into @out (large). Returns 0. */
+int qfs_quorum_layout_get(struct qfs_quorum *q, struct proto_layout *out);
+
+/*
+ * Preference list of @token in the current layout (@prev false) or in the
+ * previous one of a transition (@prev true; 0 entries when there is none),
+ * as transport daemon indexes (qfs_quorum_daemon_name). Up to @max.
+ */
+int qfs_quorum_place_in(struct qfs_quorum *q, uint64_t token, bool prev, int *out, int max);
+
+/* Daemons known to the transport (config and every layout seen) and names. */
+int qfs_quorum_ndaemons(struct qfs_quorum *q);
+/*
+ * The transport's daemon table: the config's daemons, then those every
+ * layout seen added, in transport index order (the indexes placement and
+ * scans use). Valid until close; it only grows (a tool that adds no daemon
+ * itself sees it change only when a mount-less layout switch adds one).
+ */
+const struct qfs_cluster *qfs_quorum_cluster(struct qfs_quorum *q);
+const char *qfs_quorum_daemon_name(struct qfs_quorum *q, int i);
+/* Connect to daemon @d too (a layout about to name it); its index or -errno. */
+int qfs_quorum_daemon_add(struct qfs_quorum *q, const struct qfs_daemon_conf *d);
+/*
+ * Give daemon @daemon the volume's superblock (every daemon holds it, not
+ * only its ring replicas). @put_flags PROTO_PUT_MKFS: as mkfs does, for an
+ * empty daemon that is complete as it is (a new volume, or joining the
+ * layout), so it counts at once; 0: a refill (it stays rebuilding until
+ * REBUILT). 0 or -errno.
+ */
+int qfs_quorum_seed_super(struct qfs_quorum *q, int daemon, uint32_t put_flags);
+/* Transport index of the daemon called @name, or -1. */
+int qfs_quorum_daemon_index(struct qfs_quorum *q, const char *name);
+
+struct qfs_call;
+/* Hand call @c to the quorum's transport (tools that build their own RPCs). */
+void qfs_quorum_submit(struct qfs_quorum *q, struct qfs_call *c);
 
 /* ---- administration: `qfs status` and `qfs layout` (fs/quorum_admin.c) ---- */
 

@@ -9,14 +9,19 @@
  * does not show is missing there only if that replica's page has moved
  * past it; so before emitting, every replica whose page is used up but
  * which said "more" is asked for its next page. Keys are therefore emitted
- * only up to the smallest last key of the pages still open. Replicas that
+ * only up to the smallest last key of the pages still open. When a replica
+ * fails while it is being paged, the next counting replica not yet asked
+ * takes its place from its last key: every key up to that one was already
+ * emitted, so the merge stays exact over the replicas of the walk. Replicas that
  * lack an entry or hold an older one get the merged record by PUTs that
- * finish in the background.
+ * finish in the background (a tombstone past the tombstone grace only to
+ * those that hold an older record: the others may have collected it).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs/quorum_heal.h"
 #include "fs/quorum_priv.h"
 #include "proto/log.h"
 #include "proto/status.h"
@@ -40,8 +45,10 @@ struct qfs_list {
 	uint64_t deadline;
 	uint64_t ino;
 	uint8_t kind;
-	struct qfs_lcur cur[QFS_MAX_REPLICAS];
+	struct qfs_lcur cur[QFS_Q_PLACE_MAX];
 	int ncur;
+	struct qfs_replica reps[QFS_Q_PLACE_MAX]; /* placement at open */
+	int nreaders, next;	/* counting replicas; next one never asked */
 	struct proto_wr mbuf[2];
 };
 
@@ -102,17 +109,18 @@ static int qfs_list_open(struct qfs_list *l, const uint8_t *start, size_t start_
 			 uint32_t page)
 {
 	struct qfs_quorum *q = l->q;
-	struct qfs_replica reps[QFS_MAX_REPLICAS];
+	struct qfs_replica *reps = l->reps;
 	int nreaders, next = 0, rc;
 	uint64_t hedge_at;
 	struct qfs_call *c;
-	unsigned want;
+	unsigned want, rneed;
 
-	qfs_q_place(q, proto_partition_token(l->ino), reps, &nreaders);
+	rneed = qfs_q_rneed(q, qfs_q_place(q, proto_partition_token(l->ino), reps, &l->nreaders));
+	nreaders = l->nreaders;
 	/* degraded reads make do with fewer counting replicas than R */
-	if ((unsigned)nreaders < (q->degraded_read ? 1 : q->r))
+	if ((unsigned)nreaders < (q->degraded_read ? 1 : rneed))
 		return -EIO;
-	want = q->r < (unsigned)nreaders ? q->r : (unsigned)nreaders;
+	want = rneed < (unsigned)nreaders ? rneed : (unsigned)nreaders;
 	rc = qfs_call_new(nreaders, l->deadline, qfs_accept_ok, NULL, 0, &c);
 	if (rc)
 		return rc;
@@ -162,7 +170,7 @@ static int qfs_list_open(struct qfs_list *l, const uint8_t *start, size_t start_
 		l->ncur++;
 		rc = qfs_lcur_load(q, lc, c, i);
 	}
-	if (!rc && (unsigned)l->ncur < q->r) {
+	if (!rc && (unsigned)l->ncur < rneed) {
 		/* degraded reads: walk what answered, with one more timeout */
 		if (q->degraded_read && l->ncur > 0) {
 			qlog_debug("degraded list of %llu: %d of %u replicas answered",
@@ -173,17 +181,54 @@ static int qfs_list_open(struct qfs_list *l, const uint8_t *start, size_t start_
 		}
 	}
 out_put:
+	l->next = next;
 	qfs_call_put(c);
 	return rc;
 }
 
-/* Fetch the next page of every replica whose page is used up but said more. */
-static int qfs_list_refill(struct qfs_list *l, uint32_t page)
+/*
+ * Cursor @lc's replica failed while being paged: the next counting replica
+ * never asked takes over from lc->key (its last key, every key up to which
+ * was emitted). With degraded reads and no replica left the cursor is
+ * dropped while another remains. Returns 0, or -EIO when neither is
+ * possible.
+ */
+static int qfs_list_failover(struct qfs_list *l, struct qfs_lcur *lc)
 {
 	struct qfs_quorum *q = l->q;
-	int map[QFS_MAX_REPLICAS], k = 0, rc;
+	int from = lc->daemon;
+
+	if (l->next < l->nreaders) {
+		lc->daemon = l->reps[l->next++].daemon;
+		lc->has = false;
+		lc->more = true;	/* ask it from lc->key on */
+		qlog_debug("list %llu: %s failed, paging %s instead", (unsigned long long)l->ino,
+			   q->cl->daemons[from].name, q->cl->daemons[lc->daemon].name);
+		return 0;
+	}
+	if (q->degraded_read && l->ncur > 1) {
+		qlog_debug("list %llu: %s failed, going on with %d replicas",
+			   (unsigned long long)l->ino, q->cl->daemons[from].name, l->ncur - 1);
+		qfs_call_put(lc->c);
+		*lc = l->cur[--l->ncur];
+		memset(&l->cur[l->ncur], 0, sizeof(l->cur[0]));
+		return 0;
+	}
+	qlog_debug("list %llu: next page from %s failed, no replica left",
+		   (unsigned long long)l->ino, q->cl->daemons[from].name);
+	return -EIO;
+}
+
+/* Fetch the next page of every replica whose page is used up but said more. */
+static int qfs_list_refill_once(struct qfs_list *l, uint32_t page, bool *again)
+{
+	struct qfs_quorum *q = l->q;
+	int map[QFS_Q_PLACE_MAX], k = 0, rc;
+	struct qfs_lcur *failed[QFS_Q_PLACE_MAX];
+	int nfailed = 0;
 	struct qfs_call *c;
 
+	*again = false;
 	for (int i = 0; i < l->ncur; i++)
 		if (!l->cur[i].has && l->cur[i].more)
 			k++;
@@ -209,11 +254,8 @@ static int qfs_list_refill(struct qfs_list *l, uint32_t page)
 		const struct qfs_rpc *rpc = qfs_call_result(c, j);
 
 		if (!rpc || !rpc->accepted) {
-			qlog_debug("list %llu: next page from %s failed",
-				   (unsigned long long)l->ino,
-				   q->cl->daemons[c->rpc[j].daemon].name);
-			rc = -EIO;
-			goto out_put;
+			failed[nfailed++] = &l->cur[map[j]];
+			continue;
 		}
 		rc = qfs_lcur_load(q, &l->cur[map[j]], c, j);
 		if (!rc && !l->cur[map[j]].has && l->cur[map[j]].more)
@@ -222,9 +264,26 @@ static int qfs_list_refill(struct qfs_list *l, uint32_t page)
 			goto out_put;
 	}
 	rc = 0;
+	/* from the last cursor down: a dropped cursor takes the last one's slot */
+	for (int j = nfailed - 1; j >= 0 && !rc; j--) {
+		rc = qfs_list_failover(l, failed[j]);
+		*again = true;
+	}
 out_put:
 	qfs_call_put(c);
 	return rc;
+}
+
+/* Refill, switching failed replicas for others within the deadline. */
+static int qfs_list_refill(struct qfs_list *l, uint32_t page)
+{
+	bool again = true;
+	int rc = 0;
+
+	/* each round either ends or uses up one more replica: bounded */
+	for (int round = 0; again && !rc && round <= QFS_MAX_REPLICAS; round++)
+		rc = qfs_list_refill_once(l, page, &again);
+	return again && !rc ? -EIO : rc;
 }
 
 /* Entries to ask a replica for: one beyond what is still wanted tells
@@ -289,9 +348,10 @@ int qfs_quorum_list(struct qfs_quorum *q, uint64_t ino, uint8_t kind, const uint
 		struct proto_entry e;
 		const uint8_t *mk = NULL;
 		size_t mk_len = 0;
-		int dst[QFS_MAX_REPLICAS], ndst = 0, lowest = -1;
+		int dst[QFS_Q_PLACE_MAX], ndst = 0, lowest = -1;
 		uint8_t last[PROTO_KEY_MAX];
 		size_t last_len;
+		bool collected;
 
 		rc = qfs_list_refill(l, qfs_list_page(max, emitted));
 		if (rc)
@@ -344,11 +404,12 @@ int qfs_quorum_list(struct qfs_quorum *q, uint64_t ino, uint8_t kind, const uint
 		e.val = acc.val;
 		memcpy(last, mk, mk_len);
 		last_len = mk_len;
+		collected = qfs_quorum_tomb_collected(&e.meta, q->tomb_grace_ms);
 		for (int i = 0; i < l->ncur; i++) {
 			struct qfs_lcur *lc = &l->cur[i];
+			bool shows = lc->has && !qfs_q_keycmp(lc->key, lc->key_len, last, last_len);
 
-			if (!lc->has || qfs_q_keycmp(lc->key, lc->key_len, last, last_len) != 0 ||
-			    proto_lww_cmp(&lc->cur.meta, &e.meta) != 0)
+			if (shows ? proto_lww_cmp(&lc->cur.meta, &e.meta) != 0 : !collected)
 				dst[ndst++] = lc->daemon;
 		}
 		if (ndst)

@@ -15,12 +15,12 @@
 #include "fs/call.h"
 #include "fs/quorum.h"
 #include "fs/ring.h"
+#include "proto/layout.h"
 #include "proto/msg.h"
 #include "proto/version.h"
 
 struct qfs_quorum {
 	struct qfs_cluster *cl;	      /* own copy; immutable */
-	struct qfs_ring *ring;	      /* immutable */
 	struct qfs_transport *t;      /* thread-safe per call.h */
 	unsigned n, w, r;	      /* immutable; n <= ndaemons */
 	unsigned timeout_ms;	      /* immutable */
@@ -42,11 +42,88 @@ struct qfs_quorum {
 	} st[QFS_MAX_DAEMONS];
 
 	struct qfs_pend *pend;	      /* quorum_pending.c; set at open, freed at close */
+	struct qfs_repairer *repairer; /* quorum_repairer.c; NULL when off */
+
+	pthread_mutex_t boot_lock;    /* protects boot_*; leaf lock */
+	uint64_t boot_seen[QFS_MAX_DAEMONS]; /* verifier of the last SYNC reply (HELLO at open) */
+	bool boot_down[QFS_MAX_DAEMONS];     /* missed the last SYNC */
+	uint64_t boot_epoch;	      /* bumped when a daemon may have lost unsynced writes */
+	struct qfs_q_lay *_Atomic lay; /* quorum_layout.c: the layout placing keys */
+	struct qfs_q_lay *lay_old;    /* retired views (still read by ops in flight) */
+	pthread_mutex_t lay_lock;     /* serializes layout switches and q->cl growth */
+	struct qfs_q_watch *watch;    /* quorum_layout.c: re-probe thread */
+	uint64_t tomb_grace_ms;	      /* immutable; see qfs_quorum_opts.tomb_grace_s */
 
 	pthread_mutex_t sb_lock;      /* protects have_sb and sb */
 	bool have_sb;
 	struct proto_super sb;
 };
+
+/*
+ * Room for the replicas of one key: during a layout transition they are
+ * the union of the old and the new preference lists.
+ */
+#define QFS_Q_PLACE_MAX (2 * QFS_MAX_REPLICAS)
+
+/*
+ * ---- quorum_layout.c: the layout that places keys ----
+ *
+ * A view is immutable once published in q->lay; a switch publishes a new
+ * one and keeps the old until close (operations in flight may hold it).
+ * Daemon indexes in map[] are transport indexes (q->cl->daemons[], which
+ * only grows: daemons a newer layout names are added to the transport).
+ */
+struct qfs_q_lay {
+	struct proto_layout *pl;     /* the layout record (from a daemon or the config) */
+	struct qfs_cluster *cl;	     /* current layout as a cluster */
+	struct qfs_ring *ring;
+	int map[QFS_MAX_DAEMONS];    /* cl index -> transport index */
+	struct qfs_cluster *pcl;     /* previous layout (transition), else NULL */
+	struct qfs_ring *pring;
+	int pmap[QFS_MAX_DAEMONS];
+	struct qfs_q_lay *older;     /* q->lay_old chain */
+};
+
+/* The view of the config file (open, before any HELLO). 0 or -errno. */
+int qfs_q_lay_init(struct qfs_quorum *q, char *err, size_t errlen);
+/*
+ * HELLO every known daemon; when one holds a newer layout, fetch it
+ * (LAYOUT_GET), add its daemons to the transport and switch to it.
+ * @at_open: N/W/R may change (nothing placed yet). Returns 0 or -errno.
+ */
+int qfs_q_lay_refresh(struct qfs_quorum *q, bool at_open, char *err, size_t errlen);
+/* Start / stop the thread that refreshes every QFS_Q_LAYOUT_PROBE_MS. */
+int qfs_q_lay_watch_start(struct qfs_quorum *q);
+void qfs_q_lay_watch_stop(struct qfs_quorum *q);
+void qfs_q_lay_free(struct qfs_quorum *q);
+
+/*
+ * The replicas of @token in view @l as transport indexes, into
+ * @out[QFS_Q_PLACE_MAX]: the preference list, or during a transition the
+ * old list first (complete: it holds everything acknowledged before the
+ * transition) then the new list's daemons not in it (maybe still being
+ * filled). Returns the number filled.
+ */
+int qfs_q_lay_union(const struct qfs_q_lay *l, uint64_t token, int *out);
+
+/*
+ * HELLO daemons 0..@nd-1 in one call and wait for it with @wake/@arg (see
+ * qfs_call_wait) until @deadline. *out gets the call (the caller reads its
+ * replies and drops it with qfs_call_put). 0 or -errno.
+ */
+int qfs_q_hello_call(struct qfs_quorum *q, int nd, uint64_t deadline, qfs_wake_fn wake,
+		     void *arg, struct qfs_call **out);
+
+/*
+ * W and R for a key placed on @n replicas (a union of two lists of N
+ * during a transition): n - N more than configured. Any W + e of the N + e
+ * replicas include W of each list (and R + e include R of each), since
+ * each list misses only e of them: so a write reaches W in both lists and
+ * a read sees R of each, and "absent" is never taken from the new list's
+ * replicas alone.
+ */
+unsigned qfs_q_wneed(const struct qfs_quorum *q, int n);
+unsigned qfs_q_rneed(const struct qfs_quorum *q, int n);
 
 /* One replica of a key as an operation sees it. */
 struct qfs_replica {
@@ -64,7 +141,9 @@ struct qfs_replica {
 bool qfs_q_rebuilding(struct qfs_quorum *q, int i, const struct qfs_daemon_info *di);
 
 /*
- * Fill @out[q->n] with the replicas of @token: counting and healthy ones
+ * Fill @out[QFS_Q_PLACE_MAX] with the replicas of @token (the union of the
+ * new and old preference lists during a layout transition; use
+ * qfs_q_wneed / qfs_q_rneed with the count): counting and healthy ones
  * first (ring order), then suspect ones, rebuilding ones last. Returns the
  * number filled; *ncount gets the number that count toward quorums.
  */
@@ -150,6 +229,15 @@ void qfs_pend_free(struct qfs_quorum *q);
  */
 int qfs_pend_watch(struct qfs_quorum *q, struct qfs_call *c, const struct proto_key *key,
 		   const struct proto_meta *m, bool patch);
+
+/* ---- quorum_repairer.c: background repair of the pending-repair indexes ---- */
+
+struct qfs_repairer;
+
+/* Start the repairer thread at @rate keys/s (0: nothing). 0 or -errno. */
+int qfs_repairer_start(struct qfs_quorum *q, unsigned rate);
+/* Stop and free it (close, before the flusher). NULL repairer: no-op. */
+void qfs_repairer_stop(struct qfs_quorum *q);
 
 /* Remember a superblock that reached W replicas (qfs_quorum_put). */
 void qfs_q_super_written(struct qfs_quorum *q, const void *val, uint32_t len);

@@ -12,11 +12,15 @@
  * disagree, the newest record is written back until W replicas hold it
  * before the read returns, so two readers never see new then old; the
  * other stale replicas are repaired by RPCs that finish in the background.
+ * A tombstone older than the tombstone grace is never written back to a
+ * replica that answered NOENT: that replica may have collected it, and a
+ * copy written back would never be confirmed and collected again.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs/quorum_heal.h"
 #include "fs/quorum_priv.h"
 #include "proto/log.h"
 #include "proto/status.h"
@@ -147,11 +151,12 @@ struct qfs_get {
 	bool chunk;
 	uint32_t off, len;
 
-	struct qfs_replica reps[QFS_MAX_REPLICAS];
+	struct qfs_replica reps[QFS_Q_PLACE_MAX];
 	int nreaders, next;	 /* counting replicas; next one not asked */
+	unsigned rneed, wneed;	 /* R and W for this key: more during a transition */
 	unsigned want;		 /* answers to wait for: R, or all nreaders if fewer */
 	struct qfs_call *c;	 /* the gather call */
-	struct qfs_ans ans[QFS_MAX_REPLICAS];
+	struct qfs_ans ans[QFS_Q_PLACE_MAX];
 	int nans;
 
 	struct proto_meta merged;
@@ -173,7 +178,7 @@ static int qfs_get_gather(struct qfs_get *g)
 {
 	struct qfs_quorum *q = g->q;
 	uint64_t hedge_at;
-	bool done[QFS_MAX_REPLICAS];
+	bool done[QFS_Q_PLACE_MAX];
 	int rc, nrpc;
 
 	rc = qfs_call_new(g->nreaders, g->deadline, qfs_accept_reply, NULL, 0, &g->c);
@@ -424,14 +429,19 @@ static int qfs_get_repair(struct qfs_get *g)
 	char ks[96];
 	int rc;
 
+	/* a replica without a tombstone past the grace may have purged it:
+	 * absent and deleted read the same, so it counts as holding it */
+	if (qfs_quorum_tomb_collected(&g->merged, q->tomb_grace_ms))
+		for (int i = 0; i < g->nans; i++)
+			g->ans[i].holder |= g->ans[i].cls == QFS_G_ABSENT;
 	for (int i = 0; i < g->nans; i++) {
 		holders += g->ans[i].holder;
 		nstale += !g->ans[i].holder;
 	}
 	if (!nstale)
 		return 0;
-	if (holders < q->w)
-		need = q->w - holders;
+	if (holders < g->wneed)
+		need = g->wneed - holders;
 	qlog_debug("read-repair %s: %u holders, %u stale%s", proto_key_str(g->key, ks, sizeof(ks)),
 		   holders, nstale, need ? " (blocking)" : "");
 
@@ -543,13 +553,14 @@ int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t o
 	proto_wr_init(&g->mbuf[1]);
 
 	n = qfs_q_place(q, proto_key_token(key), g->reps, &g->nreaders);
-	(void)n;
+	g->rneed = qfs_q_rneed(q, n);
+	g->wneed = qfs_q_wneed(q, n);
 	/* degraded reads make do with fewer counting replicas than R */
-	if ((unsigned)g->nreaders < (q->degraded_read ? 1 : q->r)) {
+	if ((unsigned)g->nreaders < (q->degraded_read ? 1 : g->rneed)) {
 		rc = -EIO;
 		goto out_free;
 	}
-	g->want = q->r < (unsigned)g->nreaders ? q->r : (unsigned)g->nreaders;
+	g->want = g->rneed < (unsigned)g->nreaders ? g->rneed : (unsigned)g->nreaders;
 	rc = qfs_get_gather(g);
 	if (rc)
 		goto out_free;
@@ -558,7 +569,7 @@ int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t o
 		absent += g->ans[i].cls == QFS_G_ABSENT;
 		answers++;
 	}
-	if (answers < q->r) {
+	if (answers < g->rneed) {
 		if (!q->degraded_read || !answers) {
 			rc = -EIO;
 			goto out_free;
@@ -567,7 +578,7 @@ int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t o
 		degraded = true;
 	}
 	if (!present) {
-		rc = absent >= q->r || (degraded && absent) ? -ENOENT : -EIO;
+		rc = absent >= g->rneed || (degraded && absent) ? -ENOENT : -EIO;
 		goto out_free;
 	}
 	rc = qfs_get_merge(g);
@@ -611,7 +622,7 @@ int qfs_quorum_replicas(struct qfs_quorum *q, const struct proto_key *key,
 			struct qfs_replica_state *out, int max)
 {
 	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
-	struct qfs_replica reps[QFS_MAX_REPLICAS];
+	struct qfs_replica reps[QFS_Q_PLACE_MAX];
 	struct proto_head_req hq = { .key = *key };
 	struct qfs_call *c;
 	struct proto_wr w;

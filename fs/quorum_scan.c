@@ -61,10 +61,18 @@ static int qfs_scan_fetch(struct qfs_scan_cur *cur, bool first)
 
 	memset(&sq, 0, sizeof(sq));
 	sq.max = cur->page_max;
-	if (!first) {
+	if (!first && cur->buckets) {
+		sq.flags = PROTO_LIST_AFTER;
+		sq.start_len = cur->resume_len;
+		memcpy(sq.start, cur->resume, cur->resume_len);
+	} else if (!first) {
 		sq.flags = PROTO_LIST_AFTER;
 		sq.start_len = (uint16_t)cur->key_len;
 		memcpy(sq.start, cur->key, cur->key_len);
+	}
+	if (cur->buckets) {
+		sq.flags |= PROTO_SCAN_BUCKETS;
+		sq.buckets = cur->buckets;
 	}
 	rc = qfs_call_new(1, deadline, qfs_accept_reply, NULL, 0, &c);
 	if (rc)
@@ -86,6 +94,16 @@ static int qfs_scan_fetch(struct qfs_scan_cur *cur, bool first)
 	cur->c = c;
 	if (proto_page_begin(&cur->rd, rpc->rargs, rpc->rargs_len, &cur->more))
 		return -EBADMSG;
+	if (cur->buckets) {
+		uint16_t was = cur->resume_len;
+
+		if (proto_page_resume(&cur->rd, cur->resume, &cur->resume_len))
+			return -EBADMSG;
+		/* a page that says more must move the walk on */
+		if (cur->more && (cur->resume_len == 0 || (was && cur->resume_len == was &&
+							   !memcmp(sq.start, cur->resume, was))))
+			return -EBADMSG;
+	}
 	return qfs_scan_read(cur);
 out_put:
 	qfs_call_put(c);
@@ -112,6 +130,20 @@ int qfs_scan_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
 	return qfs_cur_begin(q, daemon, page_max, PROTO_OP_SCAN, cur);
 }
 
+int qfs_scan_begin_buckets(struct qfs_quorum *q, int daemon, uint32_t page_max,
+			   const uint8_t *buckets, struct qfs_scan_cur *cur)
+{
+	memset(cur, 0, sizeof(*cur));
+	cur->q = q;
+	cur->daemon = daemon;
+	cur->op = PROTO_OP_SCAN;
+	cur->buckets = buckets;
+	if (page_max < 1 || page_max > PROTO_LIST_MAX_ENTRIES)
+		page_max = PROTO_LIST_MAX_ENTRIES;
+	cur->page_max = page_max;
+	return qfs_scan_fetch(cur, true);
+}
+
 int qfs_pending_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
 		      struct qfs_scan_cur *cur)
 {
@@ -126,8 +158,9 @@ int qfs_scan_advance(struct qfs_scan_cur *cur)
 	rc = qfs_scan_read(cur);
 	if (rc || cur->has)
 		return rc;
-	/* page used up: cur->key is its last key; ask for what follows */
-	while (cur->more && cur->key_len) {
+	/* page used up: cur->key is its last key (filtered: cur->resume is
+	 * the last one the daemon looked at); ask for what follows */
+	while (cur->more && (cur->buckets ? cur->resume_len : cur->key_len)) {
 		rc = qfs_scan_fetch(cur, false);
 		if (rc || cur->has)
 			return rc;
@@ -149,9 +182,8 @@ unsigned qfs_scan_nreplicas(const struct qfs_quorum *q)
 
 int qfs_scan_place(const struct qfs_quorum *q, const struct proto_key *key, int *out, int max)
 {
-	int n = (int)q->n < max ? (int)q->n : max;
-
-	return qfs_ring_place(q->ring, proto_key_token(key), out, n);
+	/* the current layout's list, as transport indexes (fs/quorum_layout.c) */
+	return qfs_quorum_place_in((struct qfs_quorum *)q, proto_key_token(key), false, out, max);
 }
 
 /* Submit @c, whose @n RPCs all count, and wait for every answer (or @deadline). */
@@ -160,6 +192,83 @@ static void qfs_scan_run(struct qfs_quorum *q, struct qfs_call *c, int n, uint64
 	qfs_call_set_need(c, (unsigned)n);
 	q->t->ops->submit(q->t, c);
 	qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
+}
+
+/*
+ * Send request @op with ARGS @args to every daemon at once and wait for
+ * every answer; *out is the finished call (qfs_call_put it). 0 or -errno.
+ */
+static int qfs_scan_ask_all(struct qfs_quorum *q, uint8_t op, const struct proto_wr *args,
+			    struct qfs_call **out)
+{
+	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
+	int nd = q->cl->ndaemons, rc;
+	struct qfs_call *c;
+
+	if (args->bad)
+		return -ENOMEM;
+	rc = qfs_call_new(nd, deadline, qfs_accept_reply, NULL, 0, &c);
+	if (rc)
+		return rc;
+	for (int d = 0; d < nd; d++) {
+		struct proto_wr w;
+
+		proto_wr_init(&w);
+		proto_put_bytes(&w, args->buf, args->len);
+		rc = qfs_call_add(c, d, op, true, &w, 0, 0);
+		if (rc < 0) {
+			qfs_call_put(c);
+			return rc;
+		}
+	}
+	qfs_scan_run(q, c, nd, deadline);
+	*out = c;
+	return 0;
+}
+
+int qfs_scan_digest_all(struct qfs_quorum *q, uint64_t **out, int *err)
+{
+	struct proto_digest_req dq = { .first = 0, .count = PROTO_DIGEST_BUCKETS };
+	int nd = q->cl->ndaemons, rc;
+	struct qfs_call *c;
+	struct proto_wr w;
+
+	proto_wr_init(&w);
+	proto_encode_digest_req(&w, &dq);
+	rc = qfs_scan_ask_all(q, PROTO_OP_DIGEST, &w, &c);
+	proto_wr_free(&w);
+	if (rc)
+		return rc;
+	for (int d = 0; d < nd; d++) {
+		const struct qfs_rpc *rpc = qfs_call_result(c, d);
+		struct proto_digest_rep p;
+
+		err[d] = qfs_scan_rpc_err(rpc);
+		if (err[d])
+			continue;
+		if (proto_decode_digest_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &p) ||
+		    p.first != 0 || p.count != PROTO_DIGEST_BUCKETS) {
+			err[d] = -EBADMSG;
+			continue;
+		}
+		for (uint32_t b = 0; b < PROTO_DIGEST_BUCKETS; b++)
+			out[d][b] = proto_digest_at(&p, b);
+	}
+	qfs_call_put(c);
+	return 0;
+}
+
+bool qfs_scan_bucket_place(struct qfs_quorum *q, uint32_t bucket, int *out, int max, int *n)
+{
+	const struct qfs_q_lay *l = atomic_load(&q->lay);
+	uint64_t lo = (uint64_t)bucket << (64 - PROTO_DIGEST_BITS);
+	uint64_t hi = lo | (~0ULL >> PROTO_DIGEST_BITS);
+
+	*n = 0;
+	if (!qfs_ring_span_same(l->ring, lo, hi, (int)l->cl->n))
+		return false;
+	*n = qfs_quorum_place_in(q, lo, false, out, max);
+	return true;
 }
 
 /* PUT the call's record to @to[nto], wait for every answer, fill @res. */
@@ -221,8 +330,9 @@ int qfs_scan_copy(struct qfs_quorum *q, const struct proto_key *key,
 	int rc;
 
 	m.flags &= ~PROTO_REC_CORRUPT;
-	if (!m.len || (m.flags & PROTO_REC_TOMBSTONE)) {
-		/* nothing to fetch: the metadata is the whole record */
+	if (!m.len) {
+		/* nothing to fetch: the metadata is the whole record (not so for an
+		 * INODE tombstone: it keeps its registers, meta.len bytes) */
 		return qfs_scan_put_sums(q, key, &m, NULL, no_sums, to, nto, res);
 	}
 	rc = qfs_q_fetch_whole(q, key, from, qfs_deadline_ms(q->timeout_ms), &f);
@@ -241,28 +351,19 @@ int qfs_scan_copy(struct qfs_quorum *q, const struct proto_key *key,
 int qfs_scan_head_all(struct qfs_quorum *q, const struct proto_key *key, bool *has,
 		      struct proto_meta *meta, int *err)
 {
-	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
 	int nd = q->cl->ndaemons, rc;
 	struct proto_head_req hq;
 	struct qfs_call *c;
+	struct proto_wr w;
 
-	rc = qfs_call_new(nd, deadline, qfs_accept_reply, NULL, 0, &c);
-	if (rc)
-		return rc;
 	memset(&hq, 0, sizeof(hq));
 	hq.key = *key;
-	for (int d = 0; d < nd; d++) {
-		struct proto_wr w;
-
-		proto_wr_init(&w);
-		proto_encode_head_req(&w, &hq);
-		rc = qfs_call_add(c, d, PROTO_OP_HEAD, true, &w, 0, 0);
-		if (rc < 0) {
-			qfs_call_put(c);
-			return rc;
-		}
-	}
-	qfs_scan_run(q, c, nd, deadline);
+	proto_wr_init(&w);
+	proto_encode_head_req(&w, &hq);
+	rc = qfs_scan_ask_all(q, PROTO_OP_HEAD, &w, &c);
+	proto_wr_free(&w);
+	if (rc)
+		return rc;
 	for (int d = 0; d < nd; d++) {
 		const struct qfs_rpc *rpc = qfs_call_result(c, d);
 

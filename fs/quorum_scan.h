@@ -38,6 +38,11 @@ struct qfs_scan_cur {
 	uint8_t key[PROTO_KEY_MAX];	/* encoded key of e (or the last one read) */
 	size_t key_len;
 	uint64_t pages;			/* SCAN round trips so far */
+	/* filtered SCAN (qfs_scan_begin_buckets): the bitmap (borrowed) and
+	 * where the daemon said the next page resumes */
+	const uint8_t *buckets;
+	uint8_t resume[PROTO_KEY_MAX];
+	uint16_t resume_len;
 };
 
 /*
@@ -57,11 +62,35 @@ int qfs_scan_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
 int qfs_pending_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
 		      struct qfs_scan_cur *cur);
 
+/*
+ * The same walk, but the daemon lists only keys whose DIGEST bucket is set
+ * in @buckets (PROTO_DIGEST_BITMAP_LEN bytes, borrowed until
+ * qfs_scan_end): it still reads its whole index, the network carries only
+ * those keys. Returns as qfs_scan_begin(); -EPROTO from an older daemon.
+ */
+int qfs_scan_begin_buckets(struct qfs_quorum *q, int daemon, uint32_t page_max,
+			   const uint8_t *buckets, struct qfs_scan_cur *cur);
+
 /* Move to the next entry, fetching the next page when this one is used up.
  * Returns 0 or an errno as qfs_scan_begin(). */
 int qfs_scan_advance(struct qfs_scan_cur *cur);
 
 void qfs_scan_end(struct qfs_scan_cur *cur); /* frees the page; idempotent */
+
+/*
+ * DIGEST of every bucket of every daemon, asked of all at once: @out[d]
+ * (PROTO_DIGEST_BUCKETS entries each, the caller's) gets daemon d's, err[d]
+ * 0 or why it has none (-ETIMEDOUT, -EHOSTDOWN, -EOPNOTSUPP from a daemon
+ * without per-bucket digests, -EBADMSG). Returns 0 or -ENOMEM.
+ */
+int qfs_scan_digest_all(struct qfs_quorum *q, uint64_t **out, int *err);
+
+/*
+ * Whether all keys of DIGEST bucket @bucket have the same replicas (as a
+ * set) in the current layout; then *n and @out[max] (transport indexes)
+ * get them. False when a ring point inside the bucket changes the set.
+ */
+bool qfs_scan_bucket_place(struct qfs_quorum *q, uint32_t bucket, int *out, int max, int *n);
 
 /* Number of replicas per key (N, at most the number of daemons). */
 unsigned qfs_scan_nreplicas(const struct qfs_quorum *q);
@@ -72,7 +101,7 @@ int qfs_scan_place(const struct qfs_quorum *q, const struct proto_key *key, int 
 /*
  * Copy record @key as daemon @from holds it to each daemon of @to[nto]:
  * GET the whole record from @from (checking every block; skipped for an
- * empty value or a tombstone, whose metadata @want is enough) and check it
+ * empty value, whose metadata @want is enough) and check it
  * is @want (proto_lww_cmp), then PUT it to all of @to at once. @res[i] gets
  * 0 (the daemon stored it, or holds something newer), or -errno for
  * @to[i]. Returns 0 when the record was read (look at @res), -ESTALE (the
@@ -81,6 +110,22 @@ int qfs_scan_place(const struct qfs_quorum *q, const struct proto_key *key, int 
  */
 int qfs_scan_copy(struct qfs_quorum *q, const struct proto_key *key,
 		  const struct proto_meta *want, int from, const int *to, int nto, int *res);
+
+/*
+ * Merge every clean copy of @key that some daemon holds (@has[d] and
+ * @meta[d] from qfs_scan_head_all; one GET per distinct copy) with
+ * proto_merge, and PUT the merge to each daemon of @to[nto] whose copy
+ * differs from it. For INODE, whose registers merge: copying the newest
+ * copy alone (qfs_scan_copy) can leave a register of an older copy behind.
+ * *merged gets the merge's metadata; @res[i] 1 (@to[i] held the merge
+ * already), 0 (it took it: it now holds the merge or more) or -errno.
+ * Returns 0 (look at @res), -ESTALE (a copy changed since the HEAD),
+ * -ENOENT (no clean copy), -ENOMEM or the -errno of a GET. In
+ * fs/quorum_layout.c (rebalance).
+ */
+int qfs_scan_merge_to(struct qfs_quorum *q, const struct proto_key *key, const bool *has,
+		      const struct proto_meta *meta, const int *to, int nto,
+		      struct proto_meta *merged, int *res);
 
 /*
  * PUT the record (@meta, @val of meta->len bytes; sums computed here) to

@@ -29,7 +29,7 @@
 static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint32_t put_flags,
 		     uint64_t deadline, struct qfs_call **out)
 {
-	struct qfs_replica reps[QFS_MAX_REPLICAS];
+	struct qfs_replica reps[QFS_Q_PLACE_MAX];
 	uint64_t sums[PROTO_CHUNK_BLOCKS];
 	struct proto_meta m = *p->meta;
 	const void *val = p->val;
@@ -70,7 +70,7 @@ static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint32_t put
 	}
 	/* once every reply is in: pending-repair entry or tombstone confirmation */
 	qfs_pend_watch(q, c, p->key, &m, false);
-	qfs_call_set_need(c, q->w);
+	qfs_call_set_need(c, qfs_q_wneed(q, n)); /* W in the old and new lists */
 	q->t->ops->submit(q->t, c);
 	*out = c;
 	return 0;
@@ -84,7 +84,7 @@ static int put_finish(struct qfs_quorum *q, const struct qfs_put *p, struct qfs_
 
 	qfs_call_wait(c, deadline, NULL, NULL);
 	pthread_mutex_lock(&c->lock);
-	rc = c->naccepted >= q->w ? 0 : 1;
+	rc = c->naccepted >= c->need ? 0 : 1;
 	for (int i = 0; i < c->nrpc; i++) {
 		struct proto_write_rep wr;
 		const struct qfs_rpc *rpc = &c->rpc[i];
@@ -239,7 +239,7 @@ struct qfs_patch_state {
 	const struct proto_version *base;
 	unsigned w;
 	unsigned extra;			   /* counting replicas repaired to ver */
-	bool handled[QFS_MAX_REPLICAS * 2]; /* stale replies already repaired */
+	bool handled[QFS_Q_PLACE_MAX * 2]; /* stale replies already repaired */
 };
 
 /* Classify a PATCH RPC; called with c->lock held or once it is DONE. */
@@ -379,7 +379,7 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 		     struct proto_version *stored)
 {
 	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
-	struct qfs_replica reps[QFS_MAX_REPLICAS];
+	struct qfs_replica reps[QFS_Q_PLACE_MAX];
 	struct qfs_patch_state st = { .base = base, .w = q->w };
 	struct proto_version newest = { 0, 0 };
 	bool newer = false;
@@ -395,6 +395,7 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 	n = qfs_q_place(q, proto_key_token(key), reps, &ncount);
 	if (qfs_q_read_only(q, reps, n))
 		return -EROFS;
+	st.w = qfs_q_wneed(q, n); /* W in the old and new lists */
 	rc = qfs_call_new(n, deadline, qfs_accept_patch, data, len, &c);
 	if (rc)
 		return rc;
@@ -413,12 +414,12 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 
 		qfs_pend_watch(q, c, key, &pm, true); /* replicas it missed, at the end */
 	}
-	qfs_call_set_need(c, q->w);
+	qfs_call_set_need(c, st.w);
 	q->t->ops->submit(q->t, c);
 
 	for (;;) {
-		int src = -1, todo[QFS_MAX_REPLICAS], ntodo = 0;
-		bool counts[QFS_MAX_REPLICAS], all_done;
+		int src = -1, todo[QFS_Q_PLACE_MAX], ntodo = 0;
+		bool counts[QFS_Q_PLACE_MAX], all_done;
 		unsigned ok;
 
 		qfs_call_wait(c, deadline, qfs_patch_wake, &st);
@@ -454,7 +455,7 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 		}
 		pthread_mutex_unlock(&c->lock);
 
-		if (ok >= q->w) {
+		if (ok >= st.w) {
 			rc = 0;
 			break;
 		}

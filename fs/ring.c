@@ -278,3 +278,46 @@ int qfs_ring_point(const struct qfs_ring *ring, size_t i, uint64_t *token)
 	*token = ring->points[i].token;
 	return (int)ring->points[i].daemon;
 }
+
+/* The replica set of the walk from point @pos, as a daemon bitmap. */
+static void qfs_ring_set_at(const struct qfs_ring *ring, size_t pos, int n,
+			    uint8_t map[QFS_RING_BITMAP_LEN])
+{
+	int out[QFS_MAX_DAEMONS], k;
+
+	memset(map, 0, QFS_RING_BITMAP_LEN);
+	if (ring->nzones == ring->ndaemons)
+		k = qfs_ring_walk_daemons(ring, pos, out, n);
+	else
+		k = qfs_ring_walk_zones(ring, pos, out, n);
+	for (int i = 0; i < k; i++)
+		qfs_ring_set(map, (unsigned)out[i]);
+}
+
+bool qfs_ring_span_same(const struct qfs_ring *ring, uint64_t lo, uint64_t hi, int n)
+{
+	uint8_t first[QFS_RING_BITMAP_LEN], next[QFS_RING_BITMAP_LEN];
+	size_t pos;
+
+	if (n > ring->ndaemons)
+		n = ring->ndaemons;
+	if (n <= 0 || ring->npoints == 0 || lo > hi)
+		return true;
+	pos = qfs_ring_successor(ring, lo);
+	if (ring->points[pos].token < lo)
+		return true; /* past the last point: the whole range wraps to point 0 */
+	qfs_ring_set_at(ring, pos, n, first);
+	/* tokens after point pos's (up to hi) belong to the next point */
+	while (ring->points[pos].token < hi) {
+		bool wrap = ++pos == ring->npoints;
+
+		if (wrap)
+			pos = 0;
+		qfs_ring_set_at(ring, pos, n, next);
+		if (memcmp(first, next, sizeof(first)))
+			return false;
+		if (wrap)
+			break;
+	}
+	return true;
+}

@@ -13,6 +13,7 @@
 #ifndef QFS_FS_RING_H
 #define QFS_FS_RING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,5 +49,13 @@ size_t qfs_ring_npoints(const struct qfs_ring *ring);
  * distinct placement of the ring.
  */
 int qfs_ring_point(const struct qfs_ring *ring, size_t i, uint64_t *token);
+
+/*
+ * Whether every token in [@lo, @hi] (lo <= hi, no wrap) has the same set of
+ * min(@n, ndaemons) replicas, in whatever order: then the keys of that
+ * range all live on the same daemons (fsck's DIGEST buckets). Walks the
+ * points inside the range, so it costs one placement per point in it.
+ */
+bool qfs_ring_span_same(const struct qfs_ring *ring, uint64_t lo, uint64_t hi, int n);
 
 #endif

@@ -2,8 +2,11 @@
 /*
  * fsck.c - fsck.quorumfs CONFIG [-n | -y] [--json] [--progress | --no-progress]
  *
- * The replica pass: every daemon's store is walked with SCAN, one page per
- * daemon in memory, and the streams are merge-joined in key order (the
+ * The replica pass: first every daemon's DIGEST buckets are compared
+ * (fsck_digest.c); the keys of the buckets that do not agree on every
+ * replica (all of them with --full, or when a daemon has no digests) are
+ * walked with SCAN, one page per daemon in memory, and the streams are
+ * merge-joined in key order (the
  * smallest current key is examined, then every cursor that showed it
  * advances), so memory does not grow with the keyspace. For each key, its N
  * replicas (ring placement) are classified against the newest clean copy
@@ -35,20 +38,19 @@
 #include "fs/call.h"
 #include "fs/config.h"
 #include "fs/quorum.h"
+#include "fs/quorum_heal.h"
 #include "fs/quorum_scan.h"
 #include "mount-tools/fsck.h"
 #include "proto/log.h"
 
-/* What one replica holds compared with the newest copy. */
-enum fsck_state { FSCK_OK, FSCK_MISSING, FSCK_STALE, FSCK_CORRUPT };
-
+/* enum qfs_heal_state: what one replica holds compared with the newest copy */
 static const char *const fsck_state_name[] = { "ok", "missing", "stale", "corrupt" };
 
 static void fsck_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fsck.quorumfs CONFIG [-n | -y] [--json] [--progress | --no-progress]\n"
-		"                     [--grace SECONDS] [--quick]\n"
+		"                     [--grace SECONDS] [--quick] [--full]\n"
 		"  -n             report only, change nothing (the default)\n"
 		"  -y             repair: write the newest record to every missing, stale\n"
 		"                 or corrupt replica\n"
@@ -57,6 +59,8 @@ static void fsck_usage(FILE *f)
 		"  --grace SECONDS  tombstones older than this may be purged (default 604800)\n"
 		"  --quick        only the keys in the daemons' pending-repair indexes:\n"
 		"                 repaired, then dropped from the index (-y)\n"
+		"  --full         scan every key, even in buckets whose digests agree\n"
+		"                 (also the only pass that purges tombstones there)\n"
 		"exit: 0 clean, 1 errors corrected, 4 errors left uncorrected,\n"
 		"      8 operational error, 16 usage error\n");
 }
@@ -110,45 +114,6 @@ const char *fsck_ver(const struct proto_meta *m, char *buf, size_t len)
 }
 
 /*
- * Repair an INODE: qfs_quorum_get merges every register of the replicas it
- * reads (and writes the merge back to W of them); the merged record is then
- * PUT to all N replicas, which merge it with what they hold.
- */
-static int fsck_repair_inode(struct fsck *f, const struct proto_key *key, const int *reps,
-			     int n, int *res)
-{
-	struct qfs_rec rec;
-	int rc;
-
-	rc = qfs_quorum_get(f->q, key, 0, PROTO_GET_WHOLE, &rec);
-	if (rc)
-		return rc;
-	rc = qfs_scan_put_to(f->q, key, &rec.meta, rec.val, reps, n, res);
-	qfs_rec_free(&rec);
-	return rc;
-}
-
-/*
- * Repair a key of an LWW kind: copy @best from the first daemon that holds
- * it cleanly (replicas first, then misplaced copies) to @bad[nbad].
- */
-static int fsck_repair_lww(struct fsck *f, const struct proto_key *key,
-			   const struct proto_meta *best, const bool *holds, const int *bad,
-			   int nbad, int *res)
-{
-	int rc = -ENOENT;
-
-	for (int d = 0; d < f->cl->ndaemons; d++) {
-		if (!holds[d])
-			continue;
-		rc = qfs_scan_copy(f->q, key, best, d, bad, nbad, res);
-		if (rc == 0)
-			return 0;
-	}
-	return rc;
-}
-
-/*
  * Examine one key: @has[d] says whether daemon d showed it, @meta[d] what
  * it holds. Counts, reports and (with -y) repairs; a tombstone that every
  * replica holds goes to fsck_tomb_key(). Returns true when every replica
@@ -158,106 +123,82 @@ bool fsck_key(struct fsck *f, const struct proto_key *key, const bool *has,
 	      const struct proto_meta *meta)
 {
 	const struct qfs_cluster *cl = f->cl;
-	int reps[QFS_MAX_REPLICAS], bad[QFS_MAX_REPLICAS], res[QFS_MAX_REPLICAS];
-	enum fsck_state state[QFS_MAX_REPLICAS];
-	bool holds[QFS_MAX_DAEMONS] = { false }, is_rep[QFS_MAX_DAEMONS] = { false };
-	const struct proto_meta *best = NULL;
+	int res[QFS_MAX_REPLICAS];
+	bool is_rep[QFS_MAX_DAEMONS] = { false };
+	struct qfs_heal_key hk;
 	char ks[96], v1[64], v2[64];
-	int n, nbad = 0, rc;
 	bool whole = true;
+	int rc;
 
 	f->st.keys++;
 	proto_key_str(key, ks, sizeof(ks));
-	for (int d = 0; d < cl->ndaemons; d++) {
-		if (!has[d] || (meta[d].flags & PROTO_REC_CORRUPT))
-			continue;
-		if (!best || proto_lww_cmp(&meta[d], best) > 0)
-			best = &meta[d];
-	}
-	for (int d = 0; best && d < cl->ndaemons; d++)
-		holds[d] = has[d] && !(meta[d].flags & PROTO_REC_CORRUPT) &&
-			   proto_lww_cmp(&meta[d], best) == 0;
-
-	n = qfs_scan_place(f->q, key, reps, QFS_MAX_REPLICAS);
-	for (int i = 0; i < n; i++) {
-		int d = reps[i];
+	/* no tombstone grace: fsck reports a replica without a tombstone */
+	qfs_heal_classify(f->q, key, has, meta, 0, &hk);
+	for (int i = 0; i < hk.n; i++) {
+		int d = hk.reps[i];
 
 		is_rep[d] = true;
 		f->st.replicas_checked++;
-		if (!has[d]) {
-			state[i] = FSCK_MISSING;
-			f->st.missing++;
-		} else if (meta[d].flags & PROTO_REC_CORRUPT) {
-			state[i] = FSCK_CORRUPT;
-			f->st.corrupt++;
-		} else if (!holds[d]) {
-			state[i] = FSCK_STALE;
-			f->st.stale++;
-		} else {
-			state[i] = FSCK_OK;
+		switch (hk.state[i]) {
+		case QFS_HEAL_OK:
 			continue;
-		}
-		bad[nbad++] = d;
-		if (state[i] == FSCK_STALE)
+		case QFS_HEAL_MISSING:
+			f->st.missing++;
+			break;
+		case QFS_HEAL_CORRUPT:
+			f->st.corrupt++;
+			break;
+		case QFS_HEAL_STALE:
+			f->st.stale++;
 			fsck_say(f, "%s on %s: stale (holds %s, newest %s)\n", ks,
 				 cl->daemons[d].name, fsck_ver(&meta[d], v1, sizeof(v1)),
-				 fsck_ver(best, v2, sizeof(v2)));
-		else
-			fsck_say(f, "%s on %s: %s\n", ks, cl->daemons[d].name,
-				 fsck_state_name[state[i]]);
+				 fsck_ver(&hk.best, v2, sizeof(v2)));
+			continue;
+		}
+		fsck_say(f, "%s on %s: %s\n", ks, cl->daemons[d].name,
+			 fsck_state_name[hk.state[i]]);
 	}
-	for (int d = 0; d < cl->ndaemons; d++) {
+	/* every daemon holds the superblock (fs.c, mkfs_seed_super) */
+	for (int d = 0; key->kind != PROTO_KIND_SUPER && d < cl->ndaemons; d++) {
 		if (has[d] && !is_rep[d]) {
 			f->st.misplaced++;
 			fsck_say(f, "%s on %s: misplaced (not one of its %d replicas; left in place)\n",
-				 ks, cl->daemons[d].name, n);
+				 ks, cl->daemons[d].name, hk.n);
 		}
 	}
-	if (!nbad) {
+	if (!hk.nbad) {
 		/* every replica holds the newest copy: a tombstone may be collected */
-		if (best && (best->flags & PROTO_REC_TOMBSTONE))
-			fsck_tomb_key(f, key, best, reps, n, has);
+		if (hk.have_best && (hk.best.flags & PROTO_REC_TOMBSTONE))
+			fsck_tomb_key(f, key, &hk.best, hk.reps, hk.n, has);
 		return true;
 	}
-	if (!f->repair || !best) {
-		for (int i = 0; i < nbad; i++)
-			fsck_rebuild_left(f, bad[i], 1);
+	if (!f->repair || !hk.have_best) {
+		for (int i = 0; i < hk.nbad; i++)
+			fsck_rebuild_left(f, hk.bad[i], 1);
 	}
 	if (!f->repair) {
-		f->st.left += (uint64_t)nbad;
+		f->st.left += (uint64_t)hk.nbad;
 		return false;
 	}
-	if (!best) {
+	if (!hk.have_best) {
 		fsck_say(f, "%s: no clean copy on any daemon: cannot repair\n", ks);
-		f->st.failed += (uint64_t)nbad;
-		f->st.left += (uint64_t)nbad;
+		f->st.failed += (uint64_t)hk.nbad;
+		f->st.left += (uint64_t)hk.nbad;
 		return false;
 	}
-	for (int i = 0; i < QFS_MAX_REPLICAS; i++)
-		res[i] = -EIO;
-	if (key->kind == PROTO_KIND_INODE) {
-		int all[QFS_MAX_REPLICAS];
-
-		rc = fsck_repair_inode(f, key, reps, n, all);
-		/* report only the replicas that were bad */
-		for (int i = 0, j = 0; !rc && i < n; i++)
-			if (state[i] != FSCK_OK)
-				res[j++] = all[i];
-	} else {
-		rc = fsck_repair_lww(f, key, best, holds, bad, nbad, res);
-	}
-	for (int i = 0; i < nbad; i++) {
+	rc = qfs_heal_repair(f->q, key, &hk, res);
+	for (int i = 0; i < hk.nbad; i++) {
 		int e = rc ? rc : res[i];
 
 		if (!e) {
 			f->st.repaired++;
-			fsck_say(f, "%s on %s: repaired\n", ks, cl->daemons[bad[i]].name);
+			fsck_say(f, "%s on %s: repaired\n", ks, cl->daemons[hk.bad[i]].name);
 		} else {
 			f->st.failed++;
 			f->st.left++;
-			fsck_rebuild_left(f, bad[i], 1);
-			fsck_say(f, "%s on %s: repair failed: %s\n", ks, cl->daemons[bad[i]].name,
-				 strerror(-e));
+			fsck_rebuild_left(f, hk.bad[i], 1);
+			fsck_say(f, "%s on %s: repair failed: %s\n", ks,
+				 cl->daemons[hk.bad[i]].name, strerror(-e));
 			whole = false;
 		}
 	}
@@ -276,8 +217,17 @@ static int fsck_replica_pass(struct fsck *f)
 	struct proto_key key;
 	int failed = 0;
 
+	failed = fsck_digest_plan(f);
+	if (failed)
+		return failed;
+	if (f->dg.used && f->dg.differ + f->dg.straddle == 0)
+		return 0; /* every bucket agrees: no key to read */
 	for (int d = 0; d < cl->ndaemons; d++) {
-		f->scan_err[d] = qfs_scan_begin(f->q, d, FSCK_PAGE, &f->cur[d]);
+		if (f->dg.used)
+			f->scan_err[d] = qfs_scan_begin_buckets(f->q, d, FSCK_PAGE, f->dg.map,
+								&f->cur[d]);
+		else
+			f->scan_err[d] = qfs_scan_begin(f->q, d, FSCK_PAGE, &f->cur[d]);
 		if (f->scan_err[d]) {
 			fprintf(stderr, "fsck.quorumfs: daemon %s (%s): SCAN failed: %s\n",
 				cl->daemons[d].name, cl->daemons[d].endpoint,
@@ -365,6 +315,7 @@ static void fsck_report_json(const struct fsck *f, int code)
 	fsck_jset(o, "purged", json_integer((json_int_t)f->st.purged));
 	fsck_jset(o, "purgeable", json_integer((json_int_t)f->st.purgeable));
 	fsck_jset(o, "pending", fsck_pending_json(f));
+	fsck_jset(o, "digest", fsck_digest_json(f));
 	for (int d = 0; un && d < f->cl->ndaemons; d++)
 		if (f->scan_err[d])
 			json_array_append_new(un, json_string(f->cl->daemons[d].name));
@@ -406,7 +357,7 @@ static int fsck_parse_seconds(const char *s, uint64_t *out)
 	return 0;
 }
 
-enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_GRACE, OPT_QUICK };
+enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_GRACE, OPT_QUICK, OPT_FULL };
 
 int main(int argc, char **argv)
 {
@@ -416,6 +367,7 @@ int main(int argc, char **argv)
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "quick", no_argument, NULL, OPT_QUICK },
+		{ "full", no_argument, NULL, OPT_FULL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -452,6 +404,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_QUICK:
 			f->quick = true;
+			break;
+		case OPT_FULL:
+			f->full = true;
 			break;
 		case OPT_GRACE:
 			if (fsck_parse_seconds(optarg, &f->grace_s)) {
@@ -493,6 +448,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fsck.quorumfs: %s\n", err);
 		goto out_config;
 	}
+	/* every daemon the cluster's layout names (it may have grown since
+	 * the config was written), in the indexes placement uses */
+	f->cl = qfs_quorum_cluster(f->q);
 	f->t0_ns = qfs_now_ns();
 	if (f->quick) {
 		/* only what writes missed: no namespace pass, no REBUILT */
@@ -500,8 +458,10 @@ int main(int argc, char **argv)
 	} else {
 		fsck_rebuild_start(f);
 		rc = fsck_replica_pass(f);
-		for (int d = 0; d < cl->ndaemons; d++)
+		for (int d = 0; d < f->cl->ndaemons; d++)
 			qfs_scan_end(&f->cur[d]);
+		f->replica_ms = (qfs_now_ns() - f->t0_ns) / 1000000;
+		fsck_digest_free(f);
 		if (rc == 0)
 			rc = fsck_ns_pass(f);
 		fsck_rebuild_finish(f, rc);
@@ -512,6 +472,7 @@ int main(int argc, char **argv)
 		fsck_report_json(f, code);
 	} else {
 		fsck_report_text(f);
+		fsck_digest_report_text(f);
 		fsck_pending_report_text(f);
 		fsck_ns_report_text(f);
 		fsck_rebuild_report_text(f);

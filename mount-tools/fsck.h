@@ -77,6 +77,21 @@ struct fsck_rebuild {
 	int nrebuilt;
 };
 
+/*
+ * DIGEST planning of the replica pass (fsck_digest.c): which buckets are
+ * known to agree, so that only the keys of the others are scanned.
+ */
+struct fsck_digest {
+	bool used;			/* digests decided what the pass scans */
+	const char *why_not;		/* else why not ("--full", a daemon's error) */
+	uint64_t empty;			/* buckets no daemon has a key in */
+	uint64_t clean;			/* non-empty, every replica equal, no stray copy */
+	uint64_t differ;		/* replicas disagree or a copy is misplaced */
+	uint64_t straddle;		/* a ring point changes the replicas inside it */
+	uint64_t fetch_ms, plan_ms;	/* DIGEST round trip, classification */
+	uint8_t *map;			/* PROTO_DIGEST_BITMAP_LEN: buckets to scan */
+};
+
 struct fsck {
 	struct qfs_quorum *q;
 	const struct qfs_cluster *cl;
@@ -90,6 +105,9 @@ struct fsck {
 	struct fsck_quick pq;
 	struct fsck_ns_stats ns;	/* namespace pass */
 	struct fsck_rebuild rb;		/* rebuilding daemons */
+	bool full;			/* --full: scan every key, ignore DIGEST */
+	struct fsck_digest dg;		/* DIGEST planning (fsck_digest.c) */
+	uint64_t replica_ms;		/* time the replica pass took (with planning) */
 };
 
 #define FSCK_GRACE_DEFAULT_S (7u * 24 * 3600) /* --grace when not given */
@@ -145,6 +163,18 @@ bool fsck_key(struct fsck *f, const struct proto_key *key, const bool *has,
  */
 void fsck_tomb_key(struct fsck *f, const struct proto_key *key, const struct proto_meta *best,
 		   const int *reps, int n, const bool *has);
+
+/*
+ * fsck_digest.c: fetch every daemon's bucket digests and set f->dg.map to
+ * the buckets whose keys must be scanned (the rest agree: equal digests on
+ * the bucket's replicas, 0 on every other daemon). Sets f->dg.used, or
+ * leaves it false with f->dg.why_not when a daemon has no digests (older,
+ * unreachable): the pass then scans everything. Returns 0 or -ENOMEM.
+ */
+int fsck_digest_plan(struct fsck *f);
+void fsck_digest_report_text(const struct fsck *f);
+struct json_t *fsck_digest_json(const struct fsck *f); /* NULL on ENOMEM */
+void fsck_digest_free(struct fsck *f);
 
 /*
  * fsck_pending.c, --quick: list every daemon's pending-repair index, run

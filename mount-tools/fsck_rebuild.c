@@ -64,6 +64,20 @@ static const char *fsck_rebuild_blocker(struct fsck *f, int d)
 	return NULL;
 }
 
+/*
+ * REBUILT names the volume, so a refilled daemon must hold the superblock;
+ * the replica pass gives it only to its ring replicas, every daemon needs it.
+ */
+static int fsck_rebuild_super(struct fsck *f, int d)
+{
+	struct qfs_scan_store s;
+
+	qfs_scan_store(f->q, d, &s);
+	if (!(s.flags & PROTO_STORE_NOVOLUME))
+		return 0;
+	return qfs_quorum_seed_super(f->q, d, 0);
+}
+
 void fsck_rebuild_finish(struct fsck *f, int pass_rc)
 {
 	struct fsck_rebuild *rb = &f->rb;
@@ -82,7 +96,9 @@ void fsck_rebuild_finish(struct fsck *f, int pass_rc)
 			fsck_say(f, "daemon %s stays rebuilding: %s\n", name, why);
 			continue;
 		}
-		rc = qfs_scan_rebuilt(f->q, d, rb->store_id[d], &flags);
+		rc = fsck_rebuild_super(f, d);
+		if (rc == 0)
+			rc = qfs_scan_rebuilt(f->q, d, rb->store_id[d], &flags);
 		if (rc == 0 && (flags & (PROTO_STORE_REBUILDING | PROTO_STORE_NOVOLUME)))
 			rc = -EAGAIN; /* accepted, yet it still says so */
 		if (rc) {

@@ -14,6 +14,9 @@
  *                               every part of the ring has W and R usable
  *                               replicas (exit 1 when a part lacks W)
  *   qfs layout CONFIG           the ring: points and key share per daemon
+ *   qfs layout show|add|remove|set-weight|apply|abort CONFIG ...
+ *                               stage and apply a new layout version
+ *   qfs rebalance CONFIG        move data to the layout in transition
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,7 +35,10 @@ static const struct qfs_command commands[] = {
 	{ "df", qfs_cmd_df, "qfs df CONFIG" },
 	{ "replicas", qfs_cmd_replicas, "qfs replicas CONFIG PATH|INODE" },
 	{ "status", qfs_cmd_status, "qfs status CONFIG [--json]" },
-	{ "layout", qfs_cmd_layout, "qfs layout CONFIG" },
+	{ "layout", qfs_cmd_layout, "qfs layout CONFIG | qfs layout show|apply|abort CONFIG |\n"
+	  "    qfs layout add CONFIG NAME ENDPOINT [--weight W] [--zone Z] [--public-key K] |\n"
+	  "    qfs layout remove CONFIG NAME | qfs layout set-weight CONFIG NAME W" },
+	{ "rebalance", qfs_cmd_rebalance, "qfs rebalance CONFIG [--rate MB/s]" },
 	{ "keygen", qfs_cmd_keygen, "qfs keygen NAME [--dir DIR]" },
 };
 

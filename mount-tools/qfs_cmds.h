@@ -15,5 +15,14 @@ int qfs_cmd_replicas(int argc, char **argv);	/* qfs_basic.c */
 int qfs_cmd_status(int argc, char **argv);	/* qfs_status.c */
 int qfs_cmd_keygen(int argc, char **argv);	/* qfs_keygen.c */
 int qfs_cmd_layout(int argc, char **argv);	/* qfs_status.c */
+int qfs_cmd_layout_edit(int argc, char **argv); /* qfs_layout.c: show|add|remove|... */
+int qfs_cmd_rebalance(int argc, char **argv);	/* qfs_rebalance.c */
+
+struct qfs_quorum;
+struct proto_layout;
+/* LAYOUT_SET @next on every daemon of @base and @next, CAS on base's version
+ * (qfs_layout.c). 0, -ESTALE (another layout won), -EIO (some failed). */
+int mnt_layout_push(struct qfs_quorum *q, const struct proto_layout *base,
+		    const struct proto_layout *next);
 
 #endif

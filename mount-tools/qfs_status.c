@@ -487,6 +487,11 @@ int qfs_cmd_layout(int argc, char **argv)
 	double wsum = 0;
 	int rc, nzones, off = 0;
 
+	/* show|add|remove|set-weight|apply|abort: staging new layouts (qfs_layout.c) */
+	if (argc >= 2 && (!strcmp(argv[1], "show") || !strcmp(argv[1], "add") ||
+			  !strcmp(argv[1], "remove") || !strcmp(argv[1], "set-weight") ||
+			  !strcmp(argv[1], "apply") || !strcmp(argv[1], "abort")))
+		return qfs_cmd_layout_edit(argc - 1, argv + 1);
 	if (argc != 2) {
 		fprintf(stderr, "usage: qfs layout CONFIG\n");
 		return 2;

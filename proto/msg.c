@@ -534,9 +534,13 @@ void proto_encode_scan_req(struct proto_wr *w, const struct proto_scan_req *q)
 	proto_put_u8(w, q->flags);
 	proto_put_u32(w, q->max);
 	proto_put_pos(w, q->start_len, q->start);
+	if ((q->flags & PROTO_SCAN_BUCKETS) && q->buckets)
+		proto_put_bytes(w, q->buckets, PROTO_DIGEST_BITMAP_LEN);
 }
 
-int proto_decode_scan_req(const void *a, size_t len, size_t data_len, struct proto_scan_req *q)
+/* SCAN and PENDING_LIST requests; @mask is the flags the opcode allows. */
+static int proto_decode_scan_like(const void *a, size_t len, size_t data_len, uint8_t mask,
+				  struct proto_scan_req *q)
 {
 	struct proto_rd r;
 	int rc;
@@ -544,15 +548,45 @@ int proto_decode_scan_req(const void *a, size_t len, size_t data_len, struct pro
 	proto_rd_init(&r, a, len);
 	q->flags = proto_get_u8(&r);
 	q->max = proto_get_u32(&r);
+	q->buckets = NULL;
 	rc = proto_get_pos(&r, &q->start_len, q->start);
 	if (rc)
 		return rc;
+	if (!r.bad && (q->flags & PROTO_SCAN_BUCKETS & mask))
+		q->buckets = proto_get_bytes(&r, PROTO_DIGEST_BITMAP_LEN);
 	rc = proto_rd_done(&r, data_len, 0);
 	if (rc)
 		return rc;
-	if (q->flags & ~PROTO_LIST_MASK)
+	if (q->flags & ~mask)
 		return -EBADMSG;
 	return proto_check_max(q->max);
+}
+
+int proto_decode_scan_req(const void *a, size_t len, size_t data_len, struct proto_scan_req *q)
+{
+	return proto_decode_scan_like(a, len, data_len, PROTO_SCAN_MASK, q);
+}
+
+int proto_decode_pending_list_req(const void *a, size_t len, size_t data_len,
+				  struct proto_scan_req *q)
+{
+	return proto_decode_scan_like(a, len, data_len, PROTO_LIST_MASK, q);
+}
+
+void proto_encode_scan_resume(struct proto_wr *w, const uint8_t *pos, uint16_t len)
+{
+	proto_put_pos(w, len, pos);
+}
+
+int proto_page_resume(struct proto_rd *r, uint8_t pos[PROTO_KEY_MAX], uint16_t *len)
+{
+	int rc = proto_get_pos(r, len, pos);
+
+	if (rc)
+		r->bad = true;
+	else if (r->bad)
+		rc = -EBADMSG;
+	return rc;
 }
 
 void proto_encode_page_head(struct proto_wr *w, bool more)
@@ -642,18 +676,18 @@ uint64_t proto_entry_hash(const uint8_t *key, size_t key_len, const struct proto
 
 void proto_encode_digest_req(struct proto_wr *w, const struct proto_digest_req *q)
 {
-	proto_put_pos(w, q->start_len, q->start);
-	proto_put_pos(w, q->end_len, q->end);
+	proto_put_u32(w, q->first);
+	proto_put_u32(w, q->count);
 }
 
-/* Shorter-is-smaller byte order, the store's key order. */
-static int proto_pos_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+/* A bucket range: count 1..PROTO_DIGEST_BUCKETS, inside the bucket space. */
+static int proto_digest_range_check(uint32_t first, uint32_t count)
 {
-	int c = memcmp(a, b, al < bl ? al : bl);
-
-	if (c)
-		return c;
-	return al < bl ? -1 : al > bl;
+	if (count == 0 || first >= PROTO_DIGEST_BUCKETS)
+		return -EBADMSG;
+	if (count > PROTO_DIGEST_BUCKETS - first)
+		return -EMSGSIZE;
+	return 0;
 }
 
 int proto_decode_digest_req(const void *a, size_t len, size_t data_len,
@@ -663,35 +697,53 @@ int proto_decode_digest_req(const void *a, size_t len, size_t data_len,
 	int rc;
 
 	proto_rd_init(&r, a, len);
-	rc = proto_get_pos(&r, &q->start_len, q->start);
-	if (rc)
-		return rc;
-	rc = proto_get_pos(&r, &q->end_len, q->end);
-	if (rc)
-		return rc;
+	q->first = proto_get_u32(&r);
+	q->count = proto_get_u32(&r);
 	rc = proto_rd_done(&r, data_len, 0);
 	if (rc)
 		return rc;
-	if (q->end_len && proto_pos_cmp(q->start, q->start_len, q->end, q->end_len) >= 0)
-		return -EBADMSG;
-	return 0;
+	return proto_digest_range_check(q->first, q->count);
 }
 
-void proto_encode_digest_rep(struct proto_wr *w, const struct proto_digest_rep *p)
+void proto_encode_digest_rep(struct proto_wr *w, uint32_t first, uint32_t count,
+			     const uint64_t *d)
 {
-	proto_put_u64(w, p->count);
-	proto_put_u64(w, p->digest);
+	proto_put_u32(w, first);
+	proto_put_u32(w, count);
+	for (uint32_t i = 0; i < count; i++)
+		proto_put_u64(w, d[i]);
 }
 
 int proto_decode_digest_rep(const void *a, size_t len, size_t data_len,
 			    struct proto_digest_rep *p)
 {
 	struct proto_rd r;
+	int rc;
 
 	proto_rd_init(&r, a, len);
-	p->count = proto_get_u64(&r);
-	p->digest = proto_get_u64(&r);
-	return proto_rd_done(&r, data_len, 0);
+	p->first = proto_get_u32(&r);
+	p->count = proto_get_u32(&r);
+	p->raw = NULL;
+	if (r.bad)
+		return -EBADMSG;
+	rc = proto_digest_range_check(p->first, p->count);
+	if (rc)
+		return rc;
+	p->raw = proto_get_bytes(&r, (size_t)p->count * 8);
+	rc = proto_rd_done(&r, data_len, 0);
+	if (rc)
+		p->raw = NULL;
+	return rc;
+}
+
+uint64_t proto_digest_at(const struct proto_digest_rep *p, uint32_t i)
+{
+	const uint8_t *b = p->raw + (size_t)i * 8;
+	uint64_t v = 0;
+
+	for (int k = 7; k >= 0; k--)
+		v = v << 8 | b[k];
+	return v;
 }
 
 /* ---- REBUILT ---- */
@@ -805,7 +857,7 @@ int proto_decode_stat_rep(const void *a, size_t len, size_t data_len, struct pro
 static bool proto_batch_op(uint8_t op)
 {
 	return op == PROTO_OP_PENDING_ADD || op == PROTO_OP_PENDING_DEL ||
-	       op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE;
+	       op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE || op == PROTO_OP_DROP;
 }
 
 void proto_encode_batch_head(struct proto_wr *w, uint16_t n)
@@ -816,7 +868,7 @@ void proto_encode_batch_head(struct proto_wr *w, uint16_t n)
 void proto_encode_batch_ent(struct proto_wr *w, uint8_t op, const struct proto_batch_ent *e)
 {
 	proto_put_key(w, &e->key);
-	if (op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE) {
+	if (op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE || op == PROTO_OP_DROP) {
 		proto_put_version(w, &e->ver);
 		return;
 	}
@@ -879,7 +931,7 @@ int proto_batch_next(struct proto_rd *r, uint8_t op, struct proto_batch_ent *e)
 		rc = proto_key_decode(kb, kl, &e->key);
 	if (rc)
 		goto bad;
-	if (op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE) {
+	if (op == PROTO_OP_TOMB_CONFIRM || op == PROTO_OP_PURGE || op == PROTO_OP_DROP) {
 		proto_get_version(r, &e->ver);
 		if (r->bad || proto_version_is_zero(&e->ver))
 			rc = -EBADMSG;

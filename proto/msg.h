@@ -174,12 +174,25 @@ struct proto_list_req {
 	uint8_t start[PROTO_KEY_MAX];
 };
 
+/* SCAN only: the request ends with a bitmap of DIGEST buckets (bit b of
+ * byte b / 8 = bucket b) and the reply lists only keys of those buckets. */
+#define PROTO_SCAN_BUCKETS 0x2u
+#define PROTO_SCAN_MASK (PROTO_LIST_MASK | PROTO_SCAN_BUCKETS)
+
 struct proto_scan_req {
-	uint8_t flags;	  /* PROTO_LIST_* */
+	uint8_t flags;	  /* PROTO_LIST_*, PROTO_SCAN_BUCKETS (SCAN only) */
 	uint32_t max;	  /* 1..PROTO_LIST_MAX_ENTRIES */
 	uint16_t start_len; /* 0 = from the first key */
 	uint8_t start[PROTO_KEY_MAX];
+	const uint8_t *buckets; /* PROTO_SCAN_BUCKETS: PROTO_DIGEST_BITMAP_LEN bytes,
+				 * borrowed from the ARGS buffer (decode) or the caller */
 };
+
+/* Whether bucket @b is set in a SCAN bitmap. */
+static inline bool proto_scan_has_bucket(const uint8_t *map, uint32_t b)
+{
+	return map[b / 8] & (1u << (b % 8));
+}
 
 /* One entry of a LIST or SCAN reply; val borrows from the ARGS buffer. */
 struct proto_entry {
@@ -191,7 +204,23 @@ struct proto_entry {
 void proto_encode_list_req(struct proto_wr *w, const struct proto_list_req *q);
 int proto_decode_list_req(const void *a, size_t len, size_t data_len, struct proto_list_req *q);
 void proto_encode_scan_req(struct proto_wr *w, const struct proto_scan_req *q);
+/* Also the request of PENDING_LIST, which refuses PROTO_SCAN_BUCKETS
+ * (proto_decode_pending_list_req). */
 int proto_decode_scan_req(const void *a, size_t len, size_t data_len, struct proto_scan_req *q);
+int proto_decode_pending_list_req(const void *a, size_t len, size_t data_len,
+				  struct proto_scan_req *q);
+
+/*
+ * A filtered SCAN (PROTO_SCAN_BUCKETS) reply starts with u8 more, then the
+ * resume position (u16 length 0..PROTO_KEY_MAX + bytes: the last key the
+ * daemon looked at, which the next request starts AFTER; empty when none),
+ * then the entries. A daemon may stop after looking at many keys without
+ * finding one, so a page may hold no entry and still say more.
+ */
+void proto_encode_scan_resume(struct proto_wr *w, const uint8_t *pos, uint16_t len);
+/* After proto_page_begin on a filtered reply: read the resume position into
+ * @pos / *len. 0 or -EBADMSG / -EMSGSIZE. */
+int proto_page_resume(struct proto_rd *r, uint8_t pos[PROTO_KEY_MAX], uint16_t *len);
 
 /*
  * Page replies: u8 more, then entries until the frame ends. Entry encoding:
@@ -204,18 +233,38 @@ int proto_page_begin(struct proto_rd *r, const void *a, size_t len, bool *more);
 /* Next entry: 1 got one, 0 end of page, or a negative errno. */
 int proto_page_next(struct proto_rd *r, bool with_value, struct proto_entry *e);
 
-/* ---- DIGEST: order-independent hash of (key, version, flags, sum) over a key range ---- */
+/*
+ * ---- DIGEST: per-bucket hashes of a daemon's records, kept up to date ----
+ *
+ * The 64-bit token space (proto_key_token) is cut into PROTO_DIGEST_BUCKETS
+ * equal buckets by the token's top 16 bits. A bucket's digest is the
+ * wrapping sum (mod 2^64) of proto_entry_hash() over every record of the
+ * store whose key falls in it (0 when it holds none). The daemon keeps the
+ * sums as it writes, so a request costs no walk of the records.
+ */
+#define PROTO_DIGEST_BITS 16
+#define PROTO_DIGEST_BUCKETS (1u << PROTO_DIGEST_BITS) /* 65536 */
+#define PROTO_DIGEST_BITMAP_LEN (PROTO_DIGEST_BUCKETS / 8) /* 8192 bytes */
 
+/* The bucket of placement token @token. */
+static inline uint32_t proto_digest_bucket(uint64_t token)
+{
+	return (uint32_t)(token >> (64 - PROTO_DIGEST_BITS));
+}
+
+/* Buckets [first, first + count): count 1..PROTO_DIGEST_BUCKETS, first + count
+ * <= PROTO_DIGEST_BUCKETS. */
 struct proto_digest_req {
-	uint16_t start_len; /* 0 = from the first key */
-	uint8_t start[PROTO_KEY_MAX];
-	uint16_t end_len;   /* 0 = to the last key; else exclusive bound */
-	uint8_t end[PROTO_KEY_MAX];
+	uint32_t first;
+	uint32_t count;
 };
 
+/* One digest per bucket of the request; @raw borrows the reply's ARGS
+ * (count x u64 little-endian): read them with proto_digest_at(). */
 struct proto_digest_rep {
-	uint64_t count;
-	uint64_t digest; /* wrapping sum of proto_entry_hash() */
+	uint32_t first;
+	uint32_t count;
+	const uint8_t *raw;
 };
 
 /* Hash of one record's identity for DIGEST. */
@@ -224,9 +273,13 @@ uint64_t proto_entry_hash(const uint8_t *key, size_t key_len, const struct proto
 void proto_encode_digest_req(struct proto_wr *w, const struct proto_digest_req *q);
 int proto_decode_digest_req(const void *a, size_t len, size_t data_len,
 			    struct proto_digest_req *q);
-void proto_encode_digest_rep(struct proto_wr *w, const struct proto_digest_rep *p);
+/* Reply: first, count, then @d[count] (count as in the request). */
+void proto_encode_digest_rep(struct proto_wr *w, uint32_t first, uint32_t count,
+			     const uint64_t *d);
 int proto_decode_digest_rep(const void *a, size_t len, size_t data_len,
 			    struct proto_digest_rep *p);
+/* Digest @i (0 <= i < p->count) of a decoded reply. */
+uint64_t proto_digest_at(const struct proto_digest_rep *p, uint32_t i);
 
 /* ---- REBUILT: a rebuilding store was refilled (fsck); it counts again ---- */
 
@@ -278,6 +331,8 @@ int proto_decode_stat_rep(const void *a, size_t len, size_t data_len, struct pro
  *   PENDING_DEL   key, u64 stamp (non-zero)
  *   TOMB_CONFIRM  key, version (non-zero)
  *   PURGE         key, version (non-zero)
+ *   DROP          key, version (non-zero): remove the record, whatever it is,
+ *                 if the stored version is exactly this one (rebalance)
  * Names are daemon names (1..64 printable ASCII, as in HELLO). Their reply
  * ARGS is a count (u32): entries stored, removed, marked or purged.
  * PENDING_LIST has the SCAN request layout (proto_scan_req) and a page reply
@@ -290,7 +345,7 @@ int proto_decode_stat_rep(const void *a, size_t len, size_t data_len, struct pro
 /* One batch or PENDING_LIST entry; which fields are used depends on the op. */
 struct proto_batch_ent {
 	struct proto_key key;
-	struct proto_version ver; /* TOMB_CONFIRM, PURGE */
+	struct proto_version ver; /* TOMB_CONFIRM, PURGE, DROP */
 	uint64_t stamp;		  /* PENDING_DEL, PENDING_LIST: daemon hlc of the last add */
 	uint8_t nmissed;	  /* PENDING_ADD, PENDING_LIST */
 	char missed[PROTO_PENDING_MISSED_MAX][PROTO_DAEMON_NAME_MAX + 1];

@@ -4,7 +4,7 @@
 set -e
 PKGS="cmake make gcc clang pkg-config libzmq3-dev liblmdb-dev libxxhash-dev
 libfuse3-dev fuse3 libcmocka-dev libinih-dev libjansson-dev fio rsync git iproute2 procps attr
-jq"
+jq libfaketime"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

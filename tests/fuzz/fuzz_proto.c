@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/layout.h"
 #include "proto/msg.h"
 #include "proto/record.h"
 #include "proto/wire.h"
@@ -84,7 +85,18 @@ FUZZ_MSG(head_rep, struct proto_meta, proto_decode_head_rep, proto_encode_head_r
 FUZZ_MSG(list_req, struct proto_list_req, proto_decode_list_req, proto_encode_list_req)
 FUZZ_MSG(scan_req, struct proto_scan_req, proto_decode_scan_req, proto_encode_scan_req)
 FUZZ_MSG(digest_req, struct proto_digest_req, proto_decode_digest_req, proto_encode_digest_req)
-FUZZ_MSG(digest_rep, struct proto_digest_rep, proto_decode_digest_rep, proto_encode_digest_rep)
+/* DIGEST reply: its digests borrow the input, re-encoded through proto_digest_at. */
+static void enc_digest_rep(struct proto_wr *w, const struct proto_digest_rep *p)
+{
+	proto_put_u32(w, p->first);
+	proto_put_u32(w, p->count);
+	for (uint32_t i = 0; i < p->count; i++)
+		proto_put_u64(w, proto_digest_at(p, i));
+}
+
+FUZZ_MSG(digest_rep, struct proto_digest_rep, proto_decode_digest_rep, enc_digest_rep)
+FUZZ_MSG(pending_list_req, struct proto_scan_req, proto_decode_pending_list_req,
+	 proto_encode_scan_req)
 FUZZ_MSG(stat_rep, struct proto_stat_rep, proto_decode_stat_rep, proto_encode_stat_rep)
 FUZZ_MSG(rebuilt_req, struct proto_rebuilt_req, proto_decode_rebuilt_req,
 	 proto_encode_rebuilt_req)
@@ -99,7 +111,7 @@ FUZZ_MSG(rebuilt_rep, struct proto_rebuilt_rep, proto_decode_rebuilt_rep,
 static void fuzz_batch_req(const uint8_t *p, size_t n)
 {
 	static const uint8_t ops[] = { PROTO_OP_PENDING_ADD, PROTO_OP_PENDING_DEL,
-				       PROTO_OP_TOMB_CONFIRM, PROTO_OP_PURGE };
+				       PROTO_OP_TOMB_CONFIRM, PROTO_OP_PURGE, PROTO_OP_DROP };
 	static struct proto_batch_ent e;
 	struct proto_wr w;
 	struct proto_rd r;
@@ -123,6 +135,38 @@ static void fuzz_batch_req(const uint8_t *p, size_t n)
 		proto_encode_batch_ent(&w, op, &e);
 	}
 	CHECK(r.left == 0);
+	same(&w, p, n);
+}
+
+/* The cluster layout record (a daemon's disk, LAYOUT_GET's reply). */
+static void fuzz_layout(const uint8_t *p, size_t n)
+{
+	static struct proto_layout l;
+	struct proto_wr w;
+
+	if (proto_layout_decode(p, n, &l) != 0)
+		return;
+	CHECK(proto_layout_check(&l) == 0);
+	proto_wr_init(&w);
+	proto_layout_encode(&w, &l);
+	same(&w, p, n);
+}
+
+/* LAYOUT_SET's request: u64 expected version, then the layout. */
+static void fuzz_layout_set_req(const uint8_t *p, size_t n)
+{
+	static struct proto_layout l;
+	struct proto_wr w;
+	uint64_t expect;
+	size_t dlen;
+
+	if (!split(&p, &n, &dlen))
+		return;
+	if (proto_decode_layout_set_req(p, n, dlen, &expect, &l) != 0)
+		return;
+	CHECK(dlen == 0 && proto_layout_check(&l) == 0);
+	proto_wr_init(&w);
+	proto_encode_layout_set_req(&w, expect, &l);
 	same(&w, p, n);
 }
 
@@ -235,6 +279,31 @@ static void fuzz_page_list(const uint8_t *p, size_t n)
 static void fuzz_page_scan(const uint8_t *p, size_t n)
 {
 	fuzz_page(p, n, false);
+}
+
+/* A filtered SCAN reply: more, resume position, entries. */
+static void fuzz_page_scan_buckets(const uint8_t *p, size_t n)
+{
+	uint8_t pos[PROTO_KEY_MAX];
+	struct proto_entry e;
+	struct proto_rd r;
+	struct proto_wr w;
+	uint16_t plen;
+	bool more;
+	int rc;
+
+	if (proto_page_begin(&r, p, n, &more) != 0 || proto_page_resume(&r, pos, &plen) != 0)
+		return;
+	CHECK(plen <= PROTO_KEY_MAX);
+	proto_wr_init(&w);
+	proto_encode_page_head(&w, more);
+	proto_encode_scan_resume(&w, pos, plen);
+	while ((rc = proto_page_next(&r, false, &e)) == 1)
+		proto_encode_entry(&w, &e, false);
+	if (rc == 0)
+		same(&w, p, n);
+	else
+		proto_wr_free(&w);
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "proto/layout.h"
 #include "proto/msg.h"
 #include "proto/record.h"
 #include "proto/wire.h"
@@ -161,17 +162,23 @@ int main(int argc, char **argv)
 	proto_encode_scan_req(&w, &sq);
 	put_msg("scan_req", 0, &w, 0);
 
-	struct proto_digest_req dq = { 0 };
-	proto_key_inode(&k, 1);
-	dq.start_len = (uint16_t)proto_key_encode(&k, dq.start);
-	proto_key_chunk(&k, 1, 0);
-	dq.end_len = (uint16_t)proto_key_encode(&k, dq.end);
+	proto_wr_init(&w);
+	proto_encode_scan_req(&w, &sq);
+	put_msg("pending_list_req", 0, &w, 0);
+	static uint8_t bmap[PROTO_DIGEST_BITMAP_LEN] = { 0x81 };
+	sq.flags |= PROTO_SCAN_BUCKETS;
+	sq.buckets = bmap;
+	proto_wr_init(&w);
+	proto_encode_scan_req(&w, &sq);
+	put_msg("scan_req", 1, &w, 0);
+
+	struct proto_digest_req dq = { .first = 4096, .count = 4 };
 	proto_wr_init(&w);
 	proto_encode_digest_req(&w, &dq);
 	put_msg("digest_req", 0, &w, 0);
-	struct proto_digest_rep dp = { .count = 10, .digest = 0x1234 };
+	static const uint64_t dv[4] = { 1, 0, 0x1234, ~0ULL };
 	proto_wr_init(&w);
-	proto_encode_digest_rep(&w, &dp);
+	proto_encode_digest_rep(&w, 4096, 4, dv);
 	put_msg("digest_rep", 0, &w, 0);
 
 	struct proto_stat_rep st = { .capacity = 1 << 30, .used = 1 << 20, .software = "0.1.0" };
@@ -191,7 +198,8 @@ int main(int argc, char **argv)
 	/* Pending-repair and tombstone batches (op byte first) and a list page. */
 	{
 		static const uint8_t bops[] = { PROTO_OP_PENDING_ADD, PROTO_OP_PENDING_DEL,
-						PROTO_OP_TOMB_CONFIRM, PROTO_OP_PURGE };
+						PROTO_OP_TOMB_CONFIRM, PROTO_OP_PURGE,
+						PROTO_OP_DROP };
 		struct proto_batch_ent be = { .ver = { 7, 8 }, .stamp = 9, .nmissed = 1 };
 
 		strcpy(be.missed[0], "c");
@@ -210,6 +218,39 @@ int main(int argc, char **argv)
 		proto_encode_batch_ent(&w, PROTO_OP_PENDING_LIST, &be);
 		put_seed("pending_page", 0, w.buf, w.len);
 		proto_wr_free(&w);
+	}
+
+	/* A layout in transition (3 daemons to 4, zones and weights), alone and
+	 * in a LAYOUT_SET request. */
+	{
+		static struct proto_layout l;
+		static const char *names[] = { "a", "b", "c", "d" };
+
+		memset(&l, 0, sizeof(l));
+		for (int r = 0; r < 2; r++) {
+			struct proto_layout_ring *g = r ? &l.prev : &l.cur;
+
+			g->version = r ? 1 : 2;
+			g->n = 3;
+			g->w = g->r = 2;
+			g->vnodes = 256;
+			g->ndaemons = r ? 3 : 4;
+			for (int d = 0; d < g->ndaemons; d++) {
+				snprintf(g->d[d].name, sizeof(g->d[d].name), "%s", names[d]);
+				snprintf(g->d[d].endpoint, sizeof(g->d[d].endpoint),
+					 "tcp://10.0.0.%d:7070", d + 1);
+				snprintf(g->d[d].zone, sizeof(g->d[d].zone), "z%d", d % 3);
+				g->d[d].weight = 100 * (unsigned)(d + 1);
+			}
+		}
+		l.has_prev = true;
+		proto_wr_init(&w);
+		proto_layout_encode(&w, &l);
+		put_seed("layout", 0, w.buf, w.len);
+		proto_wr_free(&w);
+		proto_wr_init(&w);
+		proto_encode_layout_set_req(&w, 1, &l);
+		put_msg("layout_set_req", 0, &w, 0);
 	}
 
 	/* Keys of every kind. */
@@ -263,6 +304,18 @@ int main(int argc, char **argv)
 		proto_key_dirent(&e.key, 9, "x", 1);
 		proto_encode_entry(&w, &e, with);
 		put_seed(with ? "page_list" : "page_scan", 0, w.buf, w.len);
+		proto_wr_free(&w);
+	}
+	{
+		struct proto_entry e = { 0 };
+
+		proto_wr_init(&w);
+		proto_encode_page_head(&w, true);
+		proto_key_inode(&e.key, 9);
+		proto_encode_scan_resume(&w, (const uint8_t *)"\x01", 1);
+		e.meta.ver.hlc = 4;
+		proto_encode_entry(&w, &e, false);
+		put_seed("page_scan_buckets", 0, w.buf, w.len);
 		proto_wr_free(&w);
 	}
 

@@ -88,7 +88,7 @@ it_log "quick -y: entries=$(jval entries) repaired=$(jval repaired) deleted=$(jv
 fsck_expect 0 --quick -n --json
 it_check_eq "indexes empty after quick -y" 0 "$(jval entries)"
 t0=$(now_ms)
-fsck_expect 0 -n --json
+fsck_expect 0 -n --json --full
 t_full=$(($(now_ms) - t0))
 keys=$(jval keys)
 it_log "TIMING: quick pass $t_quick ms ($entries entries) vs full pass $t_full ms ($keys keys)"
@@ -101,20 +101,21 @@ it_mount "$M"
 mkdir "$M/gone"
 for i in 1 2 3 4 5 6; do echo "doomed $i" >"$M/gone/d$i"; done
 it_umount_check "$M"
-fsck_expect 0 -n --json
+# --full: "keys" counts the keys read, and only a full pass reads them all
+fsck_expect 0 -n --json --full
 keys_before=$(jval keys)
 it_mount "$M"
 rm -f "$M"/gone/d*
 rmdir "$M/gone"
 it_umount_check "$M" # the tombstone confirmations are flushed at unmount
-fsck_expect 0 -n --json
+fsck_expect 0 -n --json --full
 keys_deleted=$(jval keys)
 it_log "keys: $keys_before with the files, $keys_deleted right after the delete"
 # grace 2 s, collector every second. Nothing reads meanwhile: a read while
 # one replica has collected a tombstone and another not yet would write it
 # back (read repair) to the first, where fsck -y purges it later.
 sleep $((GRACE + 3))
-fsck_expect 0 -n --json
+fsck_expect 0 -n --json --full
 keys_after=$(jval keys)
 it_log "keys after the grace period: $keys_after"
 [ "$keys_after" -lt "$keys_before" ] || it_fail "tombstones not collected: $keys_after keys, $keys_before before the delete"

@@ -14,6 +14,8 @@
 # runs quorumfs with -f in the background with its log in the work dir
 # (background mode logs to syslog, which CI does not keep),
 # QFS_IT_TCP=1 uses tcp://127.0.0.1 endpoints instead of ipc://.
+# QFS_IT_MOUNT_WRAP is a command prefix quorumfs runs under (word-split; it
+# must exec quorumfs), e.g. "env LD_PRELOAD=... FAKETIME=+2s" (fs_skew.sh).
 #
 # Everything the harness starts is recorded by pid or path and undone by the
 # EXIT/INT/TERM trap: mounts unmounted (fusermount3 -u, retried, then -uz),
@@ -478,7 +480,8 @@ it_mount() {
 	mkdir -p "$mnt"
 	log=$IT_WORK/mount-$(basename "$mnt").log
 	if [ "${QFS_IT_FOREGROUND:-0}" = 1 ]; then
-		"$QFS_BIN/quorumfs" "$conf" "$mnt" -f "$@" >>"$log" 2>&1 &
+		# shellcheck disable=SC2086
+		${QFS_IT_MOUNT_WRAP:-} "$QFS_BIN/quorumfs" "$conf" "$mnt" -f "$@" >>"$log" 2>&1 &
 		pid=$!
 		while ! _it_is_mounted "$mnt"; do
 			kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; it_fail "quorumfs exited before mounting $mnt"; }
@@ -487,7 +490,8 @@ it_mount() {
 			i=$((i + 1))
 		done
 	else
-		out=$(tmo 60 "$QFS_BIN/quorumfs" "$conf" "$mnt" "$@" 2>&1) || rc=$?
+		# shellcheck disable=SC2086
+		out=$(tmo 60 ${QFS_IT_MOUNT_WRAP:-} "$QFS_BIN/quorumfs" "$conf" "$mnt" "$@" 2>&1) || rc=$?
 		printf '%s\n' "$out" >>"$log"
 		if [ "$rc" -ne 0 ]; then
 			pid=$(_it_find_server "$mnt")

@@ -578,14 +578,15 @@ static void test_chunkd_list_scan(void **state)
 	assert_int_equal(page_all(&f->c, false, 0, 1, &pages), 56);
 }
 
-static int digest(struct chkh_client *c, struct proto_digest_rep *p)
+/* Every bucket's digest into @d (PROTO_DIGEST_BUCKETS entries): one request. */
+static int digest(struct chkh_client *c, uint64_t *d)
 {
-	struct proto_digest_req q;
+	struct proto_digest_req q = { .first = 0, .count = PROTO_DIGEST_BUCKETS };
+	struct proto_digest_rep p;
 	struct chkh_reply r;
 	struct proto_wr w;
 	int rc;
 
-	memset(&q, 0, sizeof(q));
 	proto_wr_init(&w);
 	proto_encode_digest_req(&w, &q);
 	rc = chkh_call(c, PROTO_OP_DIGEST, w.buf, w.len, NULL, 0, &r);
@@ -593,22 +594,76 @@ static int digest(struct chkh_client *c, struct proto_digest_rep *p)
 	if (rc < 0)
 		return rc;
 	rc = r.status;
-	if (rc == PROTO_ST_OK)
-		assert_int_equal(proto_decode_digest_rep(r.args, r.alen, r.dlen, p), 0);
+	if (rc == PROTO_ST_OK) {
+		assert_int_equal(proto_decode_digest_rep(r.args, r.alen, r.dlen, &p), 0);
+		assert_int_equal(p.count, PROTO_DIGEST_BUCKETS);
+		for (uint32_t i = 0; i < p.count; i++)
+			d[i] = proto_digest_at(&p, i);
+	}
 	chkh_reply_free(&r);
 	return rc;
 }
 
+/* Filtered SCAN of the buckets set in @map, pages of @max: keys listed. */
+static int scan_buckets(struct chkh_client *c, const uint8_t *map, uint32_t max)
+{
+	struct proto_scan_req *q = calloc(1, sizeof(*q));
+	bool more = true;
+	int total = 0;
+
+	assert_non_null(q);
+	q->flags = PROTO_SCAN_BUCKETS;
+	q->max = max;
+	q->buckets = map;
+	while (more) {
+		struct chkh_reply r;
+		struct proto_entry e;
+		struct proto_rd rd;
+		struct proto_wr w;
+		int rc;
+
+		proto_wr_init(&w);
+		proto_encode_scan_req(&w, q);
+		assert_int_equal(chkh_call(c, PROTO_OP_SCAN, w.buf, w.len, NULL, 0, &r), 0);
+		proto_wr_free(&w);
+		assert_int_equal(r.status, PROTO_ST_OK);
+		assert_int_equal(proto_page_begin(&rd, r.args, r.alen, &more), 0);
+		assert_int_equal(proto_page_resume(&rd, q->start, &q->start_len), 0);
+		q->flags = PROTO_SCAN_BUCKETS | PROTO_LIST_AFTER;
+		while ((rc = proto_page_next(&rd, false, &e)) == 1) {
+			assert_true(proto_scan_has_bucket(
+				map, proto_digest_bucket(proto_key_token(&e.key))));
+			total++;
+		}
+		assert_int_equal(rc, 0);
+		chkh_reply_free(&r);
+	}
+	free(q);
+	return total;
+}
+
+/*
+ * Two daemons given the same records in another order have equal digests in
+ * every bucket; a newer version of one key on one of them changes exactly
+ * that key's bucket, and a SCAN filtered on that bucket lists only its keys.
+ */
 static void test_chunkd_digest(void **state)
 {
 	struct fix *f = *state;
 	struct chkh_daemon d2 = { .extra = { "--log-level", "warn" } };
-	struct proto_digest_rep a, b;
+	uint64_t *a = malloc(PROTO_DIGEST_BUCKETS * sizeof(*a));
+	uint64_t *b = malloc(PROTO_DIGEST_BUCKETS * sizeof(*b));
+	uint8_t *map = calloc(1, PROTO_DIGEST_BITMAP_LEN);
 	struct chkh_client c2;
+	struct proto_key k3;
 	uint64_t hlc[20];
 	uint8_t v[3000];
+	uint32_t kb, ndiff = 0;
 	int i;
 
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(map);
 	assert_int_equal(chkh_start(&d2, "digest2", chkh_mkdir("digest2")), 0);
 	assert_int_equal(chkh_connect(&c2, d2.ep), 0);
 	for (i = 0; i < 20; i++) {
@@ -627,24 +682,36 @@ static void test_chunkd_digest(void **state)
 		chkh_fill(v, sizeof(v), (uint64_t)i);
 		assert_int_equal(chkh_put(&c2, &k, hlc[i], 1, 0, v, sizeof(v), NULL), PROTO_ST_OK);
 	}
-	assert_int_equal(digest(&f->c, &a), PROTO_ST_OK);
-	assert_int_equal(digest(&c2, &b), PROTO_ST_OK);
-	assert_true(a.count == 20 && b.count == 20);
-	assert_true(a.digest == b.digest);
+	assert_int_equal(digest(&f->c, a), PROTO_ST_OK);
+	assert_int_equal(digest(&c2, b), PROTO_ST_OK);
+	assert_memory_equal(a, b, PROTO_DIGEST_BUCKETS * sizeof(*a));
 
-	/* one newer version on one side: different */
-	{
-		struct proto_key k;
+	/* one newer version on one side: its bucket, and only it, differs */
+	proto_key_chunk(&k3, 700, 3);
+	assert_int_equal(chkh_put(&c2, &k3, chkh_hlc_now(), 1, 0, v, sizeof(v), NULL),
+			 PROTO_ST_OK);
+	assert_int_equal(digest(&c2, b), PROTO_ST_OK);
+	kb = proto_digest_bucket(proto_key_token(&k3));
+	for (uint32_t j = 0; j < PROTO_DIGEST_BUCKETS; j++)
+		ndiff += a[j] != b[j];
+	assert_int_equal(ndiff, 1);
+	assert_true(a[kb] != b[kb]);
 
-		proto_key_chunk(&k, 700, 3);
-		assert_int_equal(chkh_put(&c2, &k, chkh_hlc_now(), 1, 0, v, sizeof(v), NULL),
-				 PROTO_ST_OK);
-	}
-	assert_int_equal(digest(&c2, &b), PROTO_ST_OK);
-	assert_true(b.count == 20);
-	assert_true(a.digest != b.digest);
+	/* the filtered SCAN lists that key alone (the others are in other
+	 * buckets unless they collide), in pages of one */
+	map[kb / 8] |= (uint8_t)(1u << (kb % 8));
+	i = scan_buckets(&c2, map, 1);
+	assert_true(i >= 1 && i < 20);
+	memset(map, 0, PROTO_DIGEST_BITMAP_LEN);
+	assert_int_equal(scan_buckets(&c2, map, 100), 0);
+	memset(map, 0xff, PROTO_DIGEST_BITMAP_LEN);
+	assert_int_equal(scan_buckets(&c2, map, 7), 20);
+
 	chkh_close(&c2);
 	assert_int_equal(chkh_stop(&d2), 0);
+	free(a);
+	free(b);
+	free(map);
 }
 
 static void test_chunkd_stat(void **state)

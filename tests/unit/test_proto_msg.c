@@ -869,6 +869,80 @@ static void test_proto_msg_list_scan(void **state)
 	proto_wr_free(&w);
 }
 
+/* SCAN with a bucket bitmap, its reply's resume position, and PENDING_LIST
+ * refusing the filter. */
+static void test_proto_msg_scan_buckets(void **state)
+{
+	uint8_t *map = calloc(1, PROTO_DIGEST_BITMAP_LEN), pos[PROTO_KEY_MAX];
+	struct proto_scan_req s, p2;
+	struct proto_entry e;
+	struct proto_rd r;
+	struct proto_wr w;
+	uint16_t plen;
+	bool more;
+
+	(void)state;
+	assert_non_null(map);
+	map[0] = 0x05; /* buckets 0 and 2 */
+	map[PROTO_DIGEST_BITMAP_LEN - 1] = 0x80; /* and the last */
+	memset(&s, 0, sizeof(s));
+	s.flags = PROTO_SCAN_BUCKETS | PROTO_LIST_AFTER;
+	s.max = 10;
+	s.start_len = 1;
+	s.start[0] = 0x02;
+	s.buckets = map;
+	proto_wr_init(&w);
+	proto_encode_scan_req(&w, &s);
+	assert_int_equal(w.len, 8 + PROTO_DIGEST_BITMAP_LEN);
+	check_strict(&w, 0, d_scan);
+	/* the decoded bitmap borrows the buffer: decode the one still alive */
+	assert_int_equal(d_scan(w.buf, w.len, 0), 0);
+	assert_non_null(g_scan.buckets);
+	assert_true(proto_scan_has_bucket(g_scan.buckets, 0));
+	assert_false(proto_scan_has_bucket(g_scan.buckets, 1));
+	assert_true(proto_scan_has_bucket(g_scan.buckets, 2));
+	assert_true(proto_scan_has_bucket(g_scan.buckets, PROTO_DIGEST_BUCKETS - 1));
+	assert_int_equal(proto_decode_pending_list_req(w.buf, w.len, 0, &p2), -EBADMSG);
+	proto_wr_free(&w);
+	/* without the flag there is no bitmap */
+	s.flags = PROTO_LIST_AFTER;
+	proto_wr_init(&w);
+	proto_encode_scan_req(&w, &s);
+	assert_int_equal(w.len, 8);
+	assert_int_equal(d_scan(w.buf, w.len, 0), 0);
+	assert_null(g_scan.buckets);
+	assert_int_equal(proto_decode_pending_list_req(w.buf, w.len, 0, &p2), 0);
+	proto_wr_free(&w);
+
+	/* reply: more, resume position, entries */
+	memset(&e, 0, sizeof(e));
+	proto_key_inode(&e.key, 12);
+	e.meta.ver.hlc = 1;
+	proto_wr_init(&w);
+	proto_encode_page_head(&w, true);
+	proto_encode_scan_resume(&w, (const uint8_t *)"\x01\x02", 2);
+	proto_encode_entry(&w, &e, false);
+	assert_int_equal(proto_page_begin(&r, w.buf, w.len, &more), 0);
+	assert_true(more);
+	assert_int_equal(proto_page_resume(&r, pos, &plen), 0);
+	assert_int_equal(plen, 2);
+	assert_int_equal(pos[1], 2);
+	assert_int_equal(proto_page_next(&r, false, &e), 1);
+	assert_int_equal(proto_page_next(&r, false, &e), 0);
+	/* truncated in the resume position, or one too long */
+	assert_int_equal(proto_page_begin(&r, w.buf, 3, &more), 0);
+	assert_int_equal(proto_page_resume(&r, pos, &plen), -EBADMSG);
+	proto_wr_free(&w);
+	proto_wr_init(&w);
+	proto_encode_page_head(&w, false);
+	proto_put_u16(&w, PROTO_KEY_MAX + 1);
+	assert_int_equal(proto_page_begin(&r, w.buf, w.len, &more), 0);
+	assert_int_equal(proto_page_resume(&r, pos, &plen), -EMSGSIZE);
+	assert_int_equal(proto_page_next(&r, false, &e), -EBADMSG);
+	proto_wr_free(&w);
+	free(map);
+}
+
 static void make_entries(struct proto_entry e[3])
 {
 	memset(e, 0, 3 * sizeof(e[0]));
@@ -998,8 +1072,9 @@ static void test_proto_msg_page(void **state)
 
 static void test_proto_msg_digest(void **state)
 {
-	struct proto_digest_req q;
-	struct proto_digest_rep p = { .count = 1000, .digest = 0xabcdef0123ULL };
+	static const uint8_t golden_req[8] = { 0x10, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00 };
+	struct proto_digest_req q = { .first = 16, .count = 2 };
+	uint64_t d[3] = { 0x0102030405060708ULL, 0, 0xffffffffffffffffULL };
 	struct proto_meta m = { .ver = { 5, 6 }, .sum = 7 };
 	struct proto_key k;
 	struct proto_wr w;
@@ -1008,50 +1083,65 @@ static void test_proto_msg_digest(void **state)
 	uint64_t h;
 
 	(void)state;
-	memset(&q, 0, sizeof(q));
-	proto_key_inode(&k, 1);
-	q.start_len = (uint16_t)proto_key_encode(&k, q.start);
-	proto_key_chunk(&k, 1, 0);
-	q.end_len = (uint16_t)proto_key_encode(&k, q.end);
 	proto_wr_init(&w);
 	proto_encode_digest_req(&w, &q);
+	assert_int_equal(w.len, sizeof(golden_req));
+	assert_memory_equal(w.buf, golden_req, sizeof(golden_req));
 	check_strict(&w, 0, d_dreq);
-	assert_int_equal(g_dreq.start_len, q.start_len);
-	assert_int_equal(g_dreq.end_len, q.end_len);
-	assert_memory_equal(g_dreq.end, q.end, q.end_len);
+	assert_int_equal(g_dreq.first, 16);
+	assert_int_equal(g_dreq.count, 2);
 	proto_wr_free(&w);
 
-	/* Empty or reversed ranges. */
-	struct proto_digest_req r2 = q;
-	memcpy(r2.end, q.start, q.start_len);
-	r2.end_len = q.start_len;
-	proto_wr_init(&w);
-	proto_encode_digest_req(&w, &r2);
-	assert_int_equal(d_dreq(w.buf, w.len, 0), -EBADMSG);
-	proto_wr_free(&w);
-	r2.end_len = 1; /* "01" < start */
-	proto_wr_init(&w);
-	proto_encode_digest_req(&w, &r2);
-	assert_int_equal(d_dreq(w.buf, w.len, 0), -EBADMSG);
-	proto_wr_free(&w);
-	/* Whole store, and an open end. */
-	memset(&r2, 0, sizeof(r2));
-	proto_wr_init(&w);
-	proto_encode_digest_req(&w, &r2);
-	assert_int_equal(w.len, 4);
-	check_strict(&w, 0, d_dreq);
-	proto_wr_free(&w);
-	proto_wr_init(&w);
-	proto_put_u16(&w, PROTO_KEY_MAX + 1);
-	assert_int_equal(d_dreq(w.buf, w.len, 0), -EMSGSIZE);
-	proto_wr_free(&w);
+	/* count 0, first past the space, a range running past the end; the whole space */
+	{
+		static const struct { uint32_t first, count; int rc; } t[] = {
+			{ 0, 0, -EBADMSG },
+			{ PROTO_DIGEST_BUCKETS, 1, -EBADMSG },
+			{ PROTO_DIGEST_BUCKETS - 1, 2, -EMSGSIZE },
+			{ 0, PROTO_DIGEST_BUCKETS + 1, -EMSGSIZE },
+			{ 0xffffffffu, 0xffffffffu, -EBADMSG },
+			{ 0, PROTO_DIGEST_BUCKETS, 0 },
+			{ PROTO_DIGEST_BUCKETS - 1, 1, 0 },
+		};
 
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			struct proto_digest_req r2 = { .first = t[i].first, .count = t[i].count };
+
+			proto_wr_init(&w);
+			proto_encode_digest_req(&w, &r2);
+			assert_int_equal(d_dreq(w.buf, w.len, 0), t[i].rc);
+			proto_wr_free(&w);
+		}
+	}
+
+	/* reply: first, count, count x u64 */
 	proto_wr_init(&w);
-	proto_encode_digest_rep(&w, &p);
+	proto_encode_digest_rep(&w, 100, 3, d);
+	assert_int_equal(w.len, 8 + 24);
+	assert_int_equal(w.buf[8], 0x08);
+	assert_int_equal(w.buf[15], 0x01);
 	check_strict(&w, 0, d_drep);
-	assert_int_equal(g_drep.count, 1000);
-	assert_int_equal(g_drep.digest, p.digest);
+	assert_int_equal(d_drep(w.buf, w.len, 0), 0); /* g_drep borrows w.buf */
+	assert_int_equal(g_drep.first, 100);
+	assert_int_equal(g_drep.count, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_true(proto_digest_at(&g_drep, i) == d[i]);
 	proto_wr_free(&w);
+	/* a count the reply does not carry, or outside the bucket space */
+	proto_wr_init(&w);
+	proto_encode_digest_rep(&w, PROTO_DIGEST_BUCKETS - 2, 3, d);
+	assert_int_equal(d_drep(w.buf, w.len, 0), -EMSGSIZE);
+	proto_wr_free(&w);
+	proto_wr_init(&w);
+	proto_encode_digest_rep(&w, 0, 3, d);
+	w.buf[4] = 4; /* says 4, carries 3 */
+	assert_int_equal(d_drep(w.buf, w.len, 0), -EBADMSG);
+	proto_wr_free(&w);
+
+	/* buckets are the top 16 bits of the token */
+	assert_int_equal(proto_digest_bucket(0), 0);
+	assert_int_equal(proto_digest_bucket(0xffffffffffffffffULL), PROTO_DIGEST_BUCKETS - 1);
+	assert_int_equal(proto_digest_bucket(0x1234ffffffffffffULL), 0x1234);
 
 	proto_key_inode(&k, 3);
 	kn = proto_key_encode(&k, kb);
@@ -1320,6 +1410,7 @@ int main(void)
 		cmocka_unit_test(test_proto_msg_list_scan),
 		cmocka_unit_test(test_proto_msg_page),
 		cmocka_unit_test(test_proto_msg_digest),
+		cmocka_unit_test(test_proto_msg_scan_buckets),
 		cmocka_unit_test(test_proto_msg_pending_add_layout),
 		cmocka_unit_test(test_proto_msg_batch_checks),
 		cmocka_unit_test(test_proto_msg_pending_page_count),

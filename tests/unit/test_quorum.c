@@ -636,6 +636,159 @@ static void test_quorum_list_merge_paging(void **state)
 	fx_fini(&f);
 }
 
+/* A tombstone version @age_ms old. */
+static struct proto_meta tomb_aged(uint64_t age_ms)
+{
+	struct proto_meta m = { .flags = PROTO_REC_TOMBSTONE };
+
+	m.ver.hlc = PROTO_HLC_MAKE(proto_wall_ms() - age_ms, 0);
+	m.ver.writer = 0x99;
+	return m;
+}
+
+/*
+ * Read-repair never writes a tombstone older than the grace back to a
+ * replica that holds nothing (it may have collected it), by GET and by
+ * LIST; a replica holding an older live record still gets it, and a young
+ * tombstone is still spread.
+ */
+static void test_quorum_read_repair_spares_collected_tombstone(void **state)
+{
+	struct proto_meta old = tomb_aged(2 * 3600 * 1000), young = tomb_aged(1000);
+	struct proto_meta live = meta_of(ver(1), 0);
+	struct proto_key key, gone, fresh;
+	struct collect all = { 0 };
+	struct qfs_rec rec;
+	struct fx f;
+	int order[3], porder[3];
+	uint64_t dir = 777;
+	bool more;
+
+	(void)state;
+	fx_init(&f, 3, 3, 2, 2);
+	fx_open(&f); /* default grace: QFS_TOMB_GRACE_DEFAULT_S (1 h) */
+
+	/* GET: an old tombstone on the first replica, nothing on the others */
+	assert_int_equal(proto_key_xattr(&key, 5, "user.a", 6), 0);
+	order_of(&f, &key, order);
+	assert_int_equal(sim_put(f.s, order[0], &key, &old, NULL), 0);
+	assert_int_equal(qfs_quorum_get(f.q, &key, 0, PROTO_GET_WHOLE, &rec), 0);
+	assert_true(rec.meta.flags & PROTO_REC_TOMBSTONE);
+	qfs_rec_free(&rec);
+	usleep(200 * 1000);
+	assert_int_equal(sim_get(f.s, order[1], &key, &rec.meta, NULL), -ENOENT);
+	assert_int_equal(sim_get(f.s, order[2], &key, &rec.meta, NULL), -ENOENT);
+	assert_int_equal(sim_count(f.s, order[1], PROTO_OP_PUT), 0);
+
+	/* an older live copy on the second replica is still overwritten */
+	live.ver.hlc = old.ver.hlc - PROTO_HLC_MAKE(1000, 0);
+	assert_int_equal(sim_put(f.s, order[1], &key, &live, NULL), 0);
+	assert_int_equal(qfs_quorum_get(f.q, &key, 0, PROTO_GET_WHOLE, &rec), 0);
+	assert_true(rec.meta.flags & PROTO_REC_TOMBSTONE);
+	qfs_rec_free(&rec);
+	assert_true(holds(&f, order[1], &key, old.ver));
+
+	/* LIST: the old tombstone stays where it is, a young one spreads */
+	assert_int_equal(proto_key_dirent(&gone, dir, "gone", 4), 0);
+	assert_int_equal(proto_key_dirent(&fresh, dir, "fresh", 5), 0);
+	order_of(&f, &gone, porder);
+	assert_int_equal(sim_put(f.s, porder[0], &gone, &old, NULL), 0);
+	assert_int_equal(sim_put(f.s, porder[0], &fresh, &young, NULL), 0);
+	sim_reset_counts(f.s);
+	assert_int_equal(qfs_quorum_list(f.q, dir, PROTO_KIND_DIRENT, NULL, 0, false, 0,
+					 collect_fn, &all, &more),
+			 0);
+	assert_int_equal(all.n, 2);
+	usleep(200 * 1000);
+	assert_true(holds(&f, porder[1], &fresh, young.ver));
+	assert_int_equal(sim_get(f.s, porder[1], &gone, &rec.meta, NULL), -ENOENT);
+	assert_int_equal(sim_get(f.s, porder[2], &gone, &rec.meta, NULL), -ENOENT);
+	fx_fini(&f);
+}
+
+/* LIST: the walk's callback kills a replica once the first entry is out. */
+struct kill_after {
+	struct collect col;
+	struct sim *s;
+	int victim;
+};
+
+static int kill_after_fn(void *arg, const struct proto_entry *e)
+{
+	struct kill_after *k = arg;
+
+	if (k->col.n == 0)
+		sim_set_dead(k->s, k->victim, true);
+	return collect_fn(&k->col, e);
+}
+
+/*
+ * LIST paging fails over: a read replica that dies after its first page is
+ * replaced by the third from its last key on, and the walk still emits
+ * every entry exactly once, in key order.
+ */
+static void test_quorum_list_failover_after_first_page(void **state)
+{
+	struct kill_after k = { 0 };
+	struct collect ref = { 0 };
+	struct proto_key key;
+	struct fx f;
+	int order[3];
+	uint64_t dir = 5151;
+	bool more;
+
+	(void)state;
+	fx_init(&f, 3, 3, 2, 2);
+	fx_open(&f);
+	proto_key_inode(&key, dir);
+	order_of(&f, &key, order);
+	for (int i = 0; i < 3; i++)
+		sim_set_page_max(f.s, i, 4);
+	for (int i = 0; i < 30; i++) {
+		char name[16];
+		struct proto_dirent de = { .ino = 2000 + (uint64_t)i, .type = 8 };
+		struct proto_wr w;
+		struct proto_meta m;
+
+		snprintf(name, sizeof(name), "e%02d", i);
+		assert_int_equal(proto_key_dirent(&key, dir, name, strlen(name)), 0);
+		proto_wr_init(&w);
+		proto_dirent_encode(&w, &de);
+		m = meta_of(ver(10), (uint32_t)w.len);
+		for (int r = 0; r < 3; r++)
+			/* entries 0..9 only on the first read replica and the spare */
+			if (r != 1 || i >= 10)
+				assert_int_equal(sim_put(f.s, order[r], &key, &m, w.buf), 0);
+		proto_wr_free(&w);
+	}
+	assert_int_equal(qfs_quorum_list(f.q, dir, PROTO_KIND_DIRENT, NULL, 0, false, 0,
+					 collect_fn, &ref, &more),
+			 0);
+	assert_int_equal(ref.n, 30);
+
+	/* the first read replica dies once its first page was merged */
+	k.s = f.s;
+	k.victim = order[0];
+	sim_reset_counts(f.s);
+	assert_int_equal(qfs_quorum_list(f.q, dir, PROTO_KIND_DIRENT, NULL, 0, false, 0,
+					 kill_after_fn, &k, &more),
+			 0);
+	assert_false(more);
+	assert_int_equal(k.col.n, 30);
+	for (int i = 0; i < 30; i++)
+		assert_string_equal(k.col.names[i], ref.names[i]);
+	assert_true(sim_count(f.s, order[2], PROTO_OP_LIST) > 0);
+
+	/* with the spare dead too, the walk fails with -EIO (no hang) */
+	sim_set_dead(f.s, order[0], false);
+	sim_set_dead(f.s, order[2], true);
+	memset(&k.col, 0, sizeof(k.col));
+	assert_int_equal(qfs_quorum_list(f.q, dir, PROTO_KIND_DIRENT, NULL, 0, false, 0,
+					 kill_after_fn, &k, &more),
+			 -EIO);
+	fx_fini(&f);
+}
+
 /* ---- rebuilding daemons, open checks, cluster-wide calls ---- */
 
 static void test_quorum_rebuilding_not_counted(void **state)
@@ -1052,6 +1205,8 @@ int main(void)
 		cmocka_unit_test(test_quorum_get_inode_merge),
 		cmocka_unit_test(test_quorum_patch_outcomes),
 		cmocka_unit_test(test_quorum_list_merge_paging),
+		cmocka_unit_test(test_quorum_read_repair_spares_collected_tombstone),
+		cmocka_unit_test(test_quorum_list_failover_after_first_page),
 		cmocka_unit_test(test_quorum_rebuilding_not_counted),
 		cmocka_unit_test(test_quorum_rebuilding_refreshed),
 		cmocka_unit_test(test_quorum_open_refuses_skew),

@@ -650,9 +650,56 @@ static void test_ring_zones_movement(void **state)
 	}
 }
 
+/* The replica set of @token as a bitmap of daemon indexes. */
+static uint64_t set_of(const struct qfs_ring *ring, uint64_t token)
+{
+	int out[QFS_MAX_REPLICAS], n = qfs_ring_place(ring, token, out, 3);
+	uint64_t m = 0;
+
+	for (int i = 0; i < n; i++)
+		m |= 1ULL << out[i];
+	return m;
+}
+
+/*
+ * qfs_ring_span_same against brute force over the 65536 DIGEST-sized spans:
+ * a span is "same" exactly when the set at its start equals the set just
+ * after each point inside it. Three daemons (N = 3): every span; five: the
+ * answer matches the brute force, and most spans still agree.
+ */
+static void test_ring_span_same(void **state)
+{
+	(void)state;
+	for (int nd = 3; nd <= 5; nd += 2) {
+		struct qfs_cluster *cl = make_cluster(nd, 256);
+		struct qfs_ring *ring = build(cl);
+		size_t np = qfs_ring_npoints(ring), p = 0;
+		unsigned same = 0;
+
+		for (uint64_t b = 0; b < 65536; b++) {
+			uint64_t lo = b << 48, hi = lo | 0xffffffffffffULL, t, s0 = set_of(ring, lo);
+			bool want = true;
+
+			while (p < np && (qfs_ring_point(ring, p, &t), t < lo))
+				p++;
+			for (size_t q = p; q < np && (qfs_ring_point(ring, q, &t), t < hi); q++)
+				want &= set_of(ring, t + 1) == s0;
+			assert_int_equal(qfs_ring_span_same(ring, lo, hi, 3), want);
+			same += want;
+		}
+		if (nd == 3)
+			assert_int_equal(same, 65536);
+		else
+			assert_true(same > 65536 - np && same < 65536);
+		qfs_ring_free(ring);
+		free(cl);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ring_span_same),
 		cmocka_unit_test(test_ring_deterministic),
 		cmocka_unit_test(test_ring_order_independent),
 		cmocka_unit_test(test_ring_distinct),

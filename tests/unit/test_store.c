@@ -804,46 +804,230 @@ static void fill_some(struct chk_store *st, bool variant)
 	assert_int_equal(put_tomb(st, &k, 10), 0);
 }
 
+/* Digests of every bucket recomputed from scratch, from SCAN pages. */
+static void digest_recompute(struct chk_store *st, uint64_t *d)
+{
+	struct proto_scan_req *q = calloc(1, sizeof(*q));
+	bool more = true;
+
+	assert_non_null(q);
+	memset(d, 0, PROTO_DIGEST_BUCKETS * sizeof(*d));
+	q->max = 1000;
+	while (more) {
+		struct proto_entry e;
+		struct proto_rd r;
+		struct proto_wr w;
+		int rc;
+
+		proto_wr_init(&w);
+		assert_int_equal(chk_store_scan(st, q, &w), 0);
+		assert_int_equal(proto_page_begin(&r, w.buf, w.len, &more), 0);
+		while ((rc = proto_page_next(&r, false, &e)) == 1) {
+			uint8_t kb[PROTO_KEY_MAX];
+			size_t kn = proto_key_encode(&e.key, kb);
+
+			d[proto_digest_bucket(proto_key_token(&e.key))] +=
+				proto_entry_hash(kb, kn, &e.meta);
+			q->start_len = (uint16_t)kn;
+			memcpy(q->start, kb, kn);
+			q->flags = PROTO_LIST_AFTER;
+		}
+		assert_int_equal(rc, 0);
+		proto_wr_free(&w);
+	}
+	free(q);
+}
+
+/* The store's digests equal a recomputation, read whole and in pieces. */
+static void check_digests(struct chk_store *st)
+{
+	uint64_t *want = malloc(PROTO_DIGEST_BUCKETS * sizeof(*want));
+	uint64_t *got = malloc(PROTO_DIGEST_BUCKETS * sizeof(*got));
+	uint64_t part[100];
+
+	assert_non_null(want);
+	assert_non_null(got);
+	digest_recompute(st, want);
+	assert_int_equal(chk_store_digest(st, 0, PROTO_DIGEST_BUCKETS, got), 0);
+	for (uint32_t b = 0; b < PROTO_DIGEST_BUCKETS; b++)
+		if (want[b] != got[b])
+			fail_msg("bucket %u: store %016llx, recomputed %016llx", b,
+				 (unsigned long long)got[b], (unsigned long long)want[b]);
+	assert_int_equal(chk_store_digest(st, 30000, 100, part), 0);
+	assert_memory_equal(part, got + 30000, sizeof(part));
+	assert_int_equal(chk_store_digest(st, PROTO_DIGEST_BUCKETS - 1, 1, part), 0);
+	assert_true(part[0] == got[PROTO_DIGEST_BUCKETS - 1]);
+	assert_int_equal(chk_store_digest(st, 0, 0, part), -EINVAL);
+	assert_int_equal(chk_store_digest(st, PROTO_DIGEST_BUCKETS - 1, 2, part), -EINVAL);
+	free(want);
+	free(got);
+}
+
 static void test_store_digest(void **state)
 {
 	struct fx *f = *state;
-	struct proto_digest_req *q = calloc(1, sizeof(*q));
-	struct proto_digest_rep a, b, c, part1, part2;
+	uint64_t *a = malloc(PROTO_DIGEST_BUCKETS * sizeof(*a));
+	uint64_t *b = malloc(PROTO_DIGEST_BUCKETS * sizeof(*b));
 	char *dir2 = strdup("/tmp/qfs-test-store-XXXXXX");
 	struct chk_store *st2;
 	struct proto_key k;
+	uint32_t kb;
+	int ndiff = 0;
 
+	assert_non_null(a);
+	assert_non_null(b);
 	assert_non_null(mkdtemp(dir2));
 	st2 = open_store(dir2, CHK_SYNC_COMMIT, 0);
 	fill_some(f->st, false);
 	fill_some(st2, false);
-	assert_int_equal(chk_store_digest(f->st, q, &a), 0);
-	assert_int_equal(chk_store_digest(st2, q, &b), 0);
-	assert_int_equal(a.count, 13);
-	assert_true(a.count == b.count && a.digest == b.digest);
+	check_digests(f->st);
+	assert_int_equal(chk_store_digest(f->st, 0, PROTO_DIGEST_BUCKETS, a), 0);
+	assert_int_equal(chk_store_digest(st2, 0, PROTO_DIGEST_BUCKETS, b), 0);
+	assert_memory_equal(a, b, PROTO_DIGEST_BUCKETS * sizeof(*a));
 
-	/* A split range adds up to the whole. */
-	proto_key_chunk(&k, 1005, 0);
-	q->end_len = (uint16_t)proto_key_encode(&k, q->end);
-	assert_int_equal(chk_store_digest(f->st, q, &part1), 0);
-	q->start_len = q->end_len;
-	memcpy(q->start, q->end, q->end_len);
-	q->end_len = 0;
-	assert_int_equal(chk_store_digest(f->st, q, &part2), 0);
-	assert_int_equal(part1.count + part2.count, a.count);
-	assert_true(part1.digest + part2.digest == a.digest);
-
-	/* One newer record makes the digests differ. */
+	/* One newer record changes its bucket and no other. */
 	put_dirent(st2, 1, "b", 1001, 11);
-	q->start_len = 0;
-	assert_int_equal(chk_store_digest(st2, q, &c), 0);
-	assert_int_equal(c.count, a.count);
-	assert_true(c.digest != a.digest);
+	assert_int_equal(proto_key_dirent(&k, 1, "b", 1), 0);
+	kb = proto_digest_bucket(proto_key_token(&k));
+	assert_int_equal(chk_store_digest(st2, 0, PROTO_DIGEST_BUCKETS, b), 0);
+	for (uint32_t i = 0; i < PROTO_DIGEST_BUCKETS; i++)
+		ndiff += a[i] != b[i];
+	assert_int_equal(ndiff, 1);
+	assert_true(a[kb] != b[kb]);
+	check_digests(st2);
 
 	chk_store_close(st2);
 	rm_tree(dir2);
 	free(dir2);
-	free(q);
+	free(a);
+	free(b);
+}
+
+/*
+ * A random mix of PUTs (chunks, inline and in bodies, dirents), PATCHes,
+ * tombstones, corruption marks and purges, some in batches with a failing
+ * request: the digests always equal a recomputation, also after a reopen,
+ * and an index from before digests (marker removed) is summed at open.
+ */
+static void test_store_digest_random(void **state)
+{
+	struct fx *f = *state;
+	uint8_t v[20000];
+	unsigned seed = 12345;
+	uint64_t hlc = 100;
+
+	fill(v, sizeof(v), 3);
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 300; i++) {
+			unsigned r = rand_r(&seed);
+			uint64_t ino = 1 + r % 40, idx = (r >> 8) % 3;
+			struct proto_key k = chunk_key(ino, idx);
+			struct proto_write_rep wr;
+			struct proto_meta m;
+			bool purged;
+			char name[16];
+
+			hlc++;
+			switch ((r >> 12) % 8) {
+			case 0:
+			case 1:
+				put_chunk(f->st, ino, idx, hlc, v, 100 + (r >> 16) % 19000, NULL);
+				break;
+			case 2:
+				patch(f->st, &k, 0, hlc, (r >> 16) % 9000, v, 700, &wr);
+				if (chk_store_head(f->st, &k, &m) == 0 &&
+				    !(m.flags & PROTO_REC_TOMBSTONE))
+					patch(f->st, &k, m.ver.hlc, hlc + 1, 10, v + 5, 300, &wr);
+				hlc++;
+				break;
+			case 3:
+				put_tomb(f->st, &k, hlc);
+				break;
+			case 4:
+				if (chk_store_head(f->st, &k, &m) == 0)
+					chk_store_mark_corrupt(f->st, &k, &m.ver);
+				break;
+			case 5:
+				if (chk_store_head(f->st, &k, &m) == 0 &&
+				    (m.flags & PROTO_REC_TOMBSTONE))
+					assert_int_equal(chk_store_purge(f->st, &k, &m.ver, &purged), 0);
+				break;
+			case 6:
+				snprintf(name, sizeof(name), "n%u", (r >> 16) % 50);
+				put_dirent(f->st, ino, name, 1000 + (r >> 20) % 10, hlc);
+				break;
+			default:
+				/* a batch: two PUTs and a refused one in between */
+				assert_int_equal(chk_store_batch_begin(f->st), 0);
+				put_chunk(f->st, ino, 7, hlc, v, 50, NULL);
+				assert_int_equal(patch(f->st, &k, 1, hlc + 1, 0, v, 10, &wr),
+						 -ESTALE); /* a base it never had */
+				put_chunk(f->st, ino + 1, 7, hlc, v, 5000, NULL);
+				assert_int_equal(chk_store_batch_commit(f->st), 0);
+				break;
+			}
+		}
+		check_digests(f->st);
+	}
+	chk_store_close(f->st);
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	check_digests(f->st);
+
+	/* Killed while DB "digest" lags the records (written only every second):
+	 * the next open sums them again. */
+	chk_store_close(f->st);
+	f->st = NULL;
+	{
+		pid_t pid = fork();
+		int status;
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct chk_store *st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+			struct proto_key k = chunk_key(77, 0);
+
+			put_chunk(st, 77, 0, hlc + 1, v, 100, NULL);
+			put_tomb(st, &k, hlc + 2);
+			put_chunk(st, 78, 1, hlc + 3, v, 9000, NULL);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	check_digests(f->st);
+	{
+		struct proto_key k = chunk_key(78, 1);
+		struct proto_meta m;
+
+		assert_int_equal(chk_store_head(f->st, &k, &m), 0); /* the child's writes */
+	}
+
+	/* An index written by a release without digests: summed at open. */
+	chk_store_close(f->st);
+	f->st = NULL;
+	{
+		char path[1024];
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		MDB_val key = { .mv_size = 6, .mv_data = "digest" };
+
+		snprintf(path, sizeof(path), "%s/index", f->dir);
+		assert_int_equal(mdb_env_create(&env), 0);
+		mdb_env_set_maxdbs(env, 8);
+		assert_int_equal(mdb_env_set_mapsize(env, 1ULL << 30), 0);
+		assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+		assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+		assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+		assert_int_equal(mdb_del(txn, dbi, &key, NULL), 0);
+		assert_int_equal(mdb_dbi_open(txn, "digest", 0, &dbi), 0);
+		assert_int_equal(mdb_drop(txn, dbi, 0), 0);
+		assert_int_equal(mdb_txn_commit(txn), 0);
+		mdb_env_close(env);
+	}
+	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
+	check_digests(f->st);
 }
 
 /* ---- capacity ---- */
@@ -1245,13 +1429,13 @@ static void test_store_format_upgrade(void **state)
 	assert_int_equal(put_chunk(f->st, 30, 0, 10, v, sizeof(v), NULL), 0);
 	chk_store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(index_format(f->dir, NULL), 2);
+	assert_int_equal(index_format(f->dir, NULL), 3);
 	assert_int_equal(index_format(f->dir, v1), 1);
 	f->st = open_store(f->dir, CHK_SYNC_COMMIT, 0);
 	check_value(f->st, &k, v, sizeof(v), 10);
 	chk_store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(index_format(f->dir, NULL), 2);
+	assert_int_equal(index_format(f->dir, NULL), 3);
 
 	assert_int_equal(index_format(f->dir, v9), 9);
 	o.dir = f->dir;
@@ -2122,6 +2306,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_tombstone_frees_body, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_digest, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_store_digest_random, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_capacity, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_corrupt_body, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_patch_checks_old_block, fx_setup,
