@@ -415,8 +415,8 @@ static int qfs_get_full(struct qfs_get *g, const uint8_t **val, uint64_t *sums)
 
 /*
  * Write the merged record to the replicas that answered without it. When
- * fewer than W hold it, wait until W do (asking unasked replicas too if the
- * stale ones are not enough); the rest finish in the background.
+ * fewer than W hold it, also to the replicas not asked yet, and wait until
+ * W do; the rest finish in the background.
  * Returns 0 or -EIO.
  */
 static int qfs_get_repair(struct qfs_get *g)
@@ -458,8 +458,12 @@ static int qfs_get_repair(struct qfs_get *g)
 		if (rc < 0)
 			goto out_put;
 	}
-	/* not enough stale replicas to reach W: the unasked ones too */
-	for (int i = g->next; need && nstale < need && i < g->nreaders; i++, nstale++) {
+	/*
+	 * Blocking: the unasked replicas too. A stale replica may refuse (its
+	 * disk full); one that already holds the record accepts the PUT as a
+	 * no-op merge, and that is what proves W hold it.
+	 */
+	for (int i = g->next; need && i < g->nreaders; i++) {
 		rc = qfs_q_put_add(c, g->key, &g->merged, sums, g->reps[i].daemon, true);
 		if (rc < 0)
 			goto out_put;

@@ -7,7 +7,9 @@
 #      and listings keep working, none takes more than 2 x timeout_ms;
 #   2. two daemons hung: an append fails with EIO within a bounded time, and
 #      once they continue, the same append succeeds without a remount;
-#   3. every daemon's store full (--capacity): a large write fails with
+#   3. one daemon's store full (--capacity): a 40 MiB write still succeeds
+#      on the two others, and what was written before still reads back;
+#   4. every daemon's store full (--capacity): a large write fails with
 #      ENOSPC, what was written before reads back intact, and deleting still
 #      works on the full stores.
 # shellcheck disable=SC2119 # helpers with optional arguments, called without
@@ -62,7 +64,33 @@ done
 it_check_eq "work resumes without a remount" 1 "$ok"
 it_check "f2 holds what was acknowledged" grep -qx back "$M/d/f2"
 
-# 3. full stores: ENOSPC, old data intact, deletes still work
+# 3. one full store: writes still reach W on the two others, nothing
+#    written before is lost, and it still serves what it holds
+dd if=/dev/urandom of="$IT_WORK/early" bs=1M count=4 status=none
+cp "$IT_WORK/early" "$M/early"
+it_umount "$M"
+it_daemon_stop c
+QFS_IT_CHUNKD_ARGS="--capacity 24M"
+it_daemon_start c
+QFS_IT_CHUNKD_ARGS=""
+it_mount "$M"
+dd if=/dev/urandom of="$IT_WORK/big1" bs=1M count=40 status=none
+err=$(tmo 60 dd if="$IT_WORK/big1" of="$M/big1" bs=1M conv=fsync status=none 2>&1) ||
+	it_fail "a 40 MiB write with only c full failed: $err"
+it_umount "$M"
+it_mount "$M"
+it_check_eq "one full store: the 40 MiB file reads back" "$(it_sha "$IT_WORK/big1")" \
+	"$(it_sha "$M/big1")"
+it_umount "$M"
+it_daemon_stop a
+it_mount "$M"
+it_check_eq "one full store: earlier data reads back from b and the full c" \
+	"$(it_sha "$IT_WORK/early")" "$(it_sha "$M/early")"
+it_umount "$M"
+it_daemon_start a
+it_mount "$M"
+
+# 4. full stores: ENOSPC, old data intact, deletes still work
 it_umount "$M"
 for d in a b c; do it_daemon_stop "$d"; done
 QFS_IT_CHUNKD_ARGS="--capacity 24M"
