@@ -91,6 +91,7 @@ it_daemon_start a
 it_mount "$M"
 
 # 4. full stores: ENOSPC, old data intact, deletes still work
+rm -f "$M/big1" "$M/early" # deleting frees the bodies at once
 it_umount "$M"
 for d in a b c; do it_daemon_stop "$d"; done
 QFS_IT_CHUNKD_ARGS="--capacity 24M"
