@@ -57,6 +57,7 @@ int qfs_fs_open(const struct qfs_cluster *cl, const struct qfs_fs_opts *opts,
 		qo.r = opts->r;
 		qo.timeout_ms = opts->timeout_ms;
 		qo.degraded_read = opts->degraded_read;
+		qo.hinted_handoff = opts->hinted_handoff;
 		qo.repair_rate = opts->repair_rate;
 		qo.tomb_grace_s = opts->tomb_grace_s;
 	}

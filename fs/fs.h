@@ -30,6 +30,7 @@ struct qfs_fs_opts {
 	unsigned w, r, timeout_ms; /* 0 = from the config */
 	bool read_only;
 	bool degraded_read; /* see struct qfs_quorum_opts */
+	bool hinted_handoff; /* see struct qfs_quorum_opts */
 	unsigned repair_rate;  /* background repair keys/s, 0 = off (qfs_quorum_opts) */
 	unsigned tomb_grace_s; /* 0 = QFS_TOMB_GRACE_DEFAULT_S (qfs_quorum_opts) */
 };

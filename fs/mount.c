@@ -34,6 +34,7 @@ static void usage(FILE *out)
 		"  -s  single-threaded\n"
 		"options: r=N w=N timeout_ms=MS attr_timeout=S entry_timeout=S\n"
 		"  negative_timeout=S writeback_cache ino32 ro degraded_read allow_other\n"
+		"  hinted_handoff\n"
 		"  repair_rate=KEYS_PER_S (0 = no background repair) tomb_grace=S\n"
 		"  default_permissions log_file=/PATH (and the usual mount options,\n"
 		"  ignored or passed on)\n");
@@ -105,6 +106,7 @@ static int serve(struct mnt_opts *o, int ready_fd)
 	fo.timeout_ms = o->timeout_ms;
 	fo.read_only = o->read_only;
 	fo.degraded_read = o->degraded_read;
+	fo.hinted_handoff = o->hinted_handoff;
 	fo.repair_rate = o->repair_rate;
 	fo.tomb_grace_s = o->tomb_grace_s;
 	rc = qfs_fs_open(cl, &fo, &m.fs, err, sizeof(err));

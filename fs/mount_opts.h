@@ -18,6 +18,7 @@ struct mnt_opts {
 	double attr_timeout, entry_timeout, negative_timeout;
 	bool writeback_cache, ino32, read_only;
 	bool degraded_read;	/* serve reads below R; writes missing W: EROFS */
+	bool hinted_handoff;	/* PUTs short of W also go to fallback daemons */
 	unsigned repair_rate;	/* background repair keys/s; 0 = off */
 	unsigned tomb_grace_s;	/* 0 = the default (QFS_TOMB_GRACE_DEFAULT_S) */
 	char *log_file;		/* background mode: log here instead of syslog */

@@ -132,6 +132,43 @@ int qfs_q_place(struct qfs_quorum *q, uint64_t token, struct qfs_replica *out, i
 	return n;
 }
 
+int qfs_q_fallbacks(struct qfs_quorum *q, uint64_t token, const struct qfs_replica *reps,
+		    int n, struct qfs_replica *out, int max)
+{
+	const struct qfs_q_lay *l = atomic_load(&q->lay);
+	int idx[QFS_MAX_DAEMONS], nall, usable = 0, k = 0;
+
+	if (!q->hinted_handoff || l->pring)
+		return 0;
+	for (int i = 0; i < n; i++)
+		usable += !reps[i].suspect && !reps[i].rebuilding;
+	if (usable >= (int)q->w)
+		return 0;
+	if (max > (int)q->w - usable)
+		max = (int)q->w - usable;
+	/* the whole ring walk: its first N are the preference list (with zones
+	 * maybe in another order), so skip every daemon that is in @reps */
+	nall = qfs_ring_place(l->ring, token, idx, l->cl->ndaemons);
+	for (int i = 0; i < nall && k < max; i++) {
+		struct qfs_daemon_info di;
+		int d = l->map[idx[i]];
+		bool owner = false;
+
+		for (int j = 0; j < n; j++)
+			owner |= reps[j].daemon == d;
+		if (owner)
+			continue;
+		q->t->ops->info(q->t, d, &di);
+		if (!di.hello || di.suspect || qfs_q_rebuilding(q, d, &di))
+			continue;
+		out[k].daemon = d;
+		out[k].suspect = false;
+		out[k].rebuilding = false;
+		k++;
+	}
+	return k;
+}
+
 bool qfs_q_read_only(const struct qfs_quorum *q, const struct qfs_replica *reps, int n)
 {
 	unsigned usable = 0;
@@ -528,6 +565,7 @@ int qfs_quorum_open_transport(const struct qfs_cluster *cl, const struct qfs_quo
 	q->timeout_ms = opts->timeout_ms ? opts->timeout_ms
 			: cl->timeout_ms ? cl->timeout_ms : QFS_DEFAULT_TIMEOUT_MS;
 	q->degraded_read = opts->degraded_read;
+	q->hinted_handoff = opts->hinted_handoff;
 	q->tomb_grace_ms = (uint64_t)(opts->tomb_grace_s ? opts->tomb_grace_s
 					: QFS_TOMB_GRACE_DEFAULT_S) * 1000;
 	if (q->n < 1 || q->n > QFS_MAX_REPLICAS || (int)q->n > cl->ndaemons || q->w < 1 ||

@@ -41,6 +41,15 @@ struct qfs_quorum_opts {
 	 */
 	bool degraded_read;
 	/*
+	 * Hinted handoff (opt-in, as Dynamo): a PUT that cannot reach W among
+	 * the key's N replicas because some are suspect or rebuilding also goes
+	 * to the next healthy daemons on the ring (fallbacks), which count
+	 * toward W; the pending-repair entry they get makes the background
+	 * repairer hand the copy back to the N and DROP it from the fallback.
+	 * Reads never ask fallbacks. PATCH is unchanged.
+	 */
+	bool hinted_handoff;
+	/*
 	 * Background repair (fs/quorum_repairer.c): keys per second taken
 	 * from the daemons' pending-repair indexes and healed on all N
 	 * replicas; 0 = off (tools). The mount sets QFS_REPAIR_RATE_DEFAULT.

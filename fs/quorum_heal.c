@@ -68,28 +68,26 @@ void qfs_heal_classify(struct qfs_quorum *q, const struct proto_key *key, const 
 	}
 }
 
-/* INODE: merge every register through a quorum read, PUT it to all replicas. */
-static int qfs_heal_inode(struct qfs_quorum *q, const struct proto_key *key,
-			  const struct qfs_heal_key *hk, int *res)
+/*
+ * INODE: merge every copy any daemon holds (@has/@meta), not a quorum
+ * read's: a write that reached W through fallbacks (hinted handoff), or
+ * that failed on all but one replica, may be on a single replica, and a
+ * read of R of the N can miss it. The merge goes to the bad replicas.
+ */
+static int qfs_heal_inode(struct qfs_quorum *q, const struct proto_key *key, const bool *has,
+			  const struct proto_meta *meta, const struct qfs_heal_key *hk, int *res)
 {
-	int all[QFS_MAX_REPLICAS];
-	struct qfs_rec rec;
+	struct proto_meta merged;
 	int rc;
 
-	rc = qfs_quorum_get(q, key, 0, PROTO_GET_WHOLE, &rec);
-	if (rc)
-		return rc;
-	rc = qfs_scan_put_to(q, key, &rec.meta, rec.val, hk->reps, hk->n, all);
-	qfs_rec_free(&rec);
-	/* report only the replicas that were bad */
-	for (int i = 0, j = 0; !rc && i < hk->n; i++)
-		if (hk->state[i] != QFS_HEAL_OK)
-			res[j++] = all[i];
+	rc = qfs_scan_merge_to(q, key, has, meta, hk->bad, hk->nbad, &merged, res);
+	for (int i = 0; !rc && i < hk->nbad; i++)
+		res[i] = res[i] < 0 ? res[i] : 0; /* held it already, or took it */
 	return rc;
 }
 
-int qfs_heal_repair(struct qfs_quorum *q, const struct proto_key *key,
-		    const struct qfs_heal_key *hk, int *res)
+int qfs_heal_repair(struct qfs_quorum *q, const struct proto_key *key, const bool *has,
+		    const struct proto_meta *meta, const struct qfs_heal_key *hk, int *res)
 {
 	const struct qfs_cluster *cl = q->cl;
 	int rc = -ENOENT;
@@ -101,7 +99,7 @@ int qfs_heal_repair(struct qfs_quorum *q, const struct proto_key *key,
 	if (!hk->have_best)
 		return -ENOENT;
 	if (key->kind == PROTO_KIND_INODE)
-		return qfs_heal_inode(q, key, hk, res);
+		return qfs_heal_inode(q, key, has, meta, hk, res);
 	/* LWW: copy best from the first daemon that holds it cleanly */
 	for (int d = 0; d < cl->ndaemons; d++) {
 		if (!hk->holds[d])

@@ -47,13 +47,14 @@ void qfs_heal_classify(struct qfs_quorum *q, const struct proto_key *key, const 
 /*
  * Write the newest copy to each bad replica of @hk: an LWW kind is copied
  * whole (every block checked) from a daemon that holds it, replicas first;
- * an INODE is read through qfs_quorum_get (merging every register) and
- * the merge PUT to all its replicas. @res[i] gets 0 or -errno for
+ * for an INODE every copy a daemon holds (@has[d], @meta[d] as given to
+ * qfs_heal_classify) is merged, register by register, and the merge PUT to
+ * the bad replicas. @res[i] gets 0 or -errno for
  * hk->bad[i]. Returns 0 (look at @res), -ENOENT (no clean copy anywhere),
  * or the -errno of reading the source (then no replica was written).
  */
-int qfs_heal_repair(struct qfs_quorum *q, const struct proto_key *key,
-		    const struct qfs_heal_key *hk, int *res);
+int qfs_heal_repair(struct qfs_quorum *q, const struct proto_key *key, const bool *has,
+		    const struct proto_meta *meta, const struct qfs_heal_key *hk, int *res);
 
 /*
  * True when tombstone @m may already have been collected by a daemon

@@ -37,8 +37,8 @@ struct qfs_pend_item {
 	struct proto_key key;
 	struct proto_version ver; /* TOMB_CONFIRM */
 	int nto, nmissed;
-	int to[QFS_MAX_REPLICAS];     /* daemons to tell */
-	int missed[QFS_MAX_REPLICAS]; /* PENDING_ADD: daemons that missed the key */
+	int to[QFS_Q_PLACE_MAX];     /* daemons to tell */
+	int missed[QFS_Q_PLACE_MAX]; /* PENDING_ADD: daemons that missed the key */
 };
 
 struct qfs_pend {
@@ -60,6 +60,7 @@ struct qfs_pend_watch {
 	struct proto_version ver;
 	bool tomb;
 	bool patch;
+	int nown;		   /* RPCs past these went to hinted-handoff fallbacks */
 };
 
 /* Queue @it (taken over) or drop it when the queue is full. Never blocks long. */
@@ -106,20 +107,33 @@ static void qfs_pend_done(struct qfs_call *c, void *arg)
 	struct qfs_pend_watch *w = arg;
 	struct qfs_pend *p = w->q->pend;
 	struct qfs_pend_item *it;
-	int nok = 0, nmiss = 0;
+	int nok = 0, nmiss = 0, nfb = 0;
 
 	if (!p)
 		return;
 	it = calloc(1, sizeof(*it));
 	if (!it)
 		return; /* a full fsck pass still finds it */
-	for (int i = 0; i < c->nrpc && i < QFS_MAX_REPLICAS; i++) {
+	for (int i = 0; i < c->nrpc && i < QFS_Q_PLACE_MAX; i++) {
 		const struct qfs_rpc *rpc = &c->rpc[i];
 
-		if (rpc->accepted)
+		if (rpc->accepted) {
 			it->to[nok++] = rpc->daemon;
-		else if (qfs_pend_missed(w, rpc))
+			nfb += i >= w->nown;
+		} else if (i < w->nown && qfs_pend_missed(w, rpc)) {
+			/* a fallback that did not take it owes nothing */
 			it->missed[nmiss++] = rpc->daemon;
+		}
+	}
+	if (nfb && !nmiss) {
+		/* the owners all took it after all; the fallbacks' copies must
+		 * still be handed back: only they get the entry */
+		nok = 0;
+		for (int i = w->nown; i < c->nrpc && i < QFS_Q_PLACE_MAX; i++)
+			if (c->rpc[i].accepted)
+				it->to[nok++] = c->rpc[i].daemon;
+		for (int i = 0; i < w->nown && i < QFS_Q_PLACE_MAX; i++)
+			it->missed[nmiss++] = c->rpc[i].daemon;
 	}
 	it->key = w->key;
 	it->ver = w->ver;
@@ -137,7 +151,7 @@ static void qfs_pend_done(struct qfs_call *c, void *arg)
 }
 
 int qfs_pend_watch(struct qfs_quorum *q, struct qfs_call *c, const struct proto_key *key,
-		   const struct proto_meta *m, bool patch)
+		   const struct proto_meta *m, bool patch, int nown)
 {
 	struct qfs_pend_watch *w;
 
@@ -151,6 +165,7 @@ int qfs_pend_watch(struct qfs_quorum *q, struct qfs_call *c, const struct proto_
 	w->ver = m->ver;
 	w->tomb = !patch && (m->flags & PROTO_REC_TOMBSTONE);
 	w->patch = patch;
+	w->nown = nown;
 	qfs_call_on_done(c, qfs_pend_done, w);
 	return 0;
 }

@@ -25,6 +25,7 @@ struct qfs_quorum {
 	unsigned n, w, r;	      /* immutable; n <= ndaemons */
 	unsigned timeout_ms;	      /* immutable */
 	bool degraded_read;	      /* immutable; see struct qfs_quorum_opts */
+	bool hinted_handoff;	      /* immutable; see struct qfs_quorum_opts */
 	_Atomic uint64_t degraded_log_ns; /* last degraded-read warning (rate limit) */
 	uint64_t writer;	      /* random per open; immutable */
 	struct proto_hlc clock;	      /* lock-free */
@@ -150,6 +151,17 @@ bool qfs_q_rebuilding(struct qfs_quorum *q, int i, const struct qfs_daemon_info 
 int qfs_q_place(struct qfs_quorum *q, uint64_t token, struct qfs_replica *out, int *ncount);
 
 /*
+ * Hinted handoff (q->hinted_handoff): when fewer than W of the @n replicas
+ * in @reps (from qfs_q_place) are healthy and counting, the next distinct
+ * daemons on the ring beyond the preference list that answered a HELLO and
+ * are neither suspect nor rebuilding, as many as W is short (at most @max),
+ * into @out. They count toward W. None during a layout transition, or
+ * when the option is off. Returns the number filled.
+ */
+int qfs_q_fallbacks(struct qfs_quorum *q, uint64_t token, const struct qfs_replica *reps,
+		    int n, struct qfs_replica *out, int max);
+
+/*
  * Degraded reads only: true when fewer than W of the @n replicas in @reps
  * (from qfs_q_place) could acknowledge, so a write is refused with -EROFS
  * before anything is sent (a write that reached one replica only would
@@ -225,10 +237,14 @@ void qfs_pend_free(struct qfs_quorum *q);
  * Before submitting write call @c (PUT of @m, or a PATCH to version m->ver
  * when @patch) of @key: once all its RPCs completed, queue a PENDING_ADD
  * when some replicas missed it, or a TOMB_CONFIRM when every one of the N
- * took a tombstone. Returns 0 or -ENOMEM (the write goes on regardless).
+ * took a tombstone. The RPCs past the first @nown go to hinted-handoff
+ * fallbacks (qfs_q_fallbacks): a fallback that took the write always gets
+ * a PENDING_ADD (naming the key's own replicas when none missed it), so
+ * the repairer hands its copy back. Returns 0 or -ENOMEM (the write goes
+ * on regardless).
  */
 int qfs_pend_watch(struct qfs_quorum *q, struct qfs_call *c, const struct proto_key *key,
-		   const struct proto_meta *m, bool patch);
+		   const struct proto_meta *m, bool patch, int nown);
 
 /* ---- quorum_repairer.c: background repair of the pending-repair indexes ---- */
 

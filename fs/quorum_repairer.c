@@ -14,6 +14,13 @@
  * key is on all N, drops the entry with PENDING_DEL and the stamp it
  * listed (a newer write that missed a replica meanwhile keeps its entry).
  *
+ * Hinted handoff: an entry listed by a daemon that is not one of the key's
+ * replicas (a fallback that took a write while replicas were down, see
+ * qfs_q_fallbacks) is handed off: the fallback's copy is PUT to the N
+ * replicas (they merge it), the key is made whole on them as above, the
+ * fallback's copy is DROPped at exactly the version it was copied at (a
+ * newer write to it keeps it: next sweep), and only then the entry goes.
+ *
  * Keys are paced at the configured rate (keys/s); the thread uses the
  * engine like any other caller, so user I/O never waits for it beyond its
  * share of the sockets. Memory is bounded: one page of the index and one
@@ -50,7 +57,7 @@ struct qfs_repairer {
 	struct proto_batch_ent *del; /* thread only: QFS_REPAIR_DEL_BATCH entries */
 	int ndel;
 	/* thread only: the current sweep */
-	uint64_t checked, repaired, failed, deleted, skipped;
+	uint64_t checked, repaired, failed, deleted, skipped, handed;
 };
 
 /* Sleep until @until_ns (monotonic) or stop; returns true when stopping. */
@@ -144,7 +151,7 @@ static bool qfs_rep_key(struct qfs_repairer *r, const struct proto_key *key)
 	int err[QFS_MAX_DAEMONS], res[QFS_MAX_REPLICAS];
 	struct qfs_heal_key hk;
 	bool whole = true;
-	int rc;
+	int rc = 0;
 
 	if (qfs_scan_head_all(q, key, has, meta, err))
 		return false;
@@ -153,8 +160,9 @@ static bool qfs_rep_key(struct qfs_repairer *r, const struct proto_key *key)
 	for (int i = 0; i < hk.n; i++)
 		if (err[hk.reps[i]])
 			return false; /* a replica did not answer: next sweep */
+	if (hk.nbad)
+		rc = qfs_heal_repair(q, key, has, meta, &hk, res);
 	if (hk.nbad) {
-		rc = qfs_heal_repair(q, key, &hk, res);
 		for (int i = 0; i < hk.nbad; i++) {
 			if (!rc && !res[i]) {
 				r->repaired++;
@@ -178,6 +186,70 @@ static bool qfs_rep_key(struct qfs_repairer *r, const struct proto_key *key)
 	return true;
 }
 
+/* Is daemon @d one of @reps[n]? */
+static bool qfs_rep_in(const int *reps, int n, int d)
+{
+	for (int i = 0; i < n; i++)
+		if (reps[i] == d)
+			return true;
+	return false;
+}
+
+/*
+ * Hand @key off from daemon @d, which is not one of its replicas @reps[n]
+ * (a hinted-handoff fallback): copy what @d holds to the replicas, make
+ * the key whole on them, then DROP @d's copy at the version copied.
+ * Returns true when @d holds no copy of it any more (its entry may go).
+ */
+static bool qfs_rep_handoff(struct qfs_repairer *r, const struct proto_key *key, int d,
+			    const int *reps, int n)
+{
+	struct qfs_quorum *q = r->q;
+	struct proto_meta meta[QFS_MAX_DAEMONS];
+	bool has[QFS_MAX_DAEMONS];
+	int err[QFS_MAX_DAEMONS], res[QFS_MAX_REPLICAS];
+	struct proto_batch_ent *e;
+	char ks[96];
+	int rc;
+
+	if (qfs_scan_head_all(q, key, has, meta, err) || err[d])
+		return false;
+	if (has[d]) {
+		/* the fallback's copy first: a merge (INODE) or the newer one wins */
+		rc = qfs_scan_copy(q, key, &meta[d], d, reps, n, res);
+		for (int i = 0; i < n && !rc; i++)
+			rc = res[i];
+		if (rc) {
+			r->failed++;
+			qlog_debug("hand-off of %s from %s: %s", proto_key_str(key, ks, sizeof(ks)),
+				   q->cl->daemons[d].name, strerror(-rc));
+			return false; /* changed meanwhile, corrupt, or a replica failed */
+		}
+	}
+	if (!qfs_rep_key(r, key))
+		return false;
+	if (!has[d])
+		return true;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return false;
+	e->key = *key;
+	e->ver = meta[d].ver;
+	rc = qfs_scan_batch(q, PROTO_OP_DROP, e, 1, &d, 1, res);
+	free(e);
+	if (rc || res[0] < 0) {
+		r->failed++;
+		qlog_debug("hand-off of %s: DROP on %s failed: %s",
+			   proto_key_str(key, ks, sizeof(ks)), q->cl->daemons[d].name,
+			   strerror(rc ? -rc : -res[0]));
+		return false;
+	}
+	if (res[0] == 0)
+		return false; /* written again meanwhile: next sweep */
+	r->handed++;
+	return true;
+}
+
 /* Work through daemon @d's index. */
 static void qfs_rep_daemon(struct qfs_repairer *r, int d)
 {
@@ -187,17 +259,21 @@ static void qfs_rep_daemon(struct qfs_repairer *r, int d)
 
 	rc = qfs_pending_begin(q, d, QFS_REPAIR_PAGE, &cur);
 	while (!rc && cur.has && !qfs_rep_stopping(r)) {
-		int reps[QFS_MAX_REPLICAS], n;
-		bool ready = true;
+		int reps[QFS_MAX_REPLICAS], all[QFS_Q_PLACE_MAX], n, nall;
+		bool ready = true, fallback;
 
 		n = qfs_scan_place(q, &cur.pend.key, reps, QFS_MAX_REPLICAS);
+		/* a replica in either list of a layout transition is no fallback */
+		nall = qfs_q_lay_union(atomic_load(&q->lay), proto_key_token(&cur.pend.key), all);
+		fallback = !qfs_rep_in(all, nall, d) && cur.pend.key.kind != PROTO_KIND_SUPER;
 		for (int i = 0; i < n && ready; i++)
 			ready = qfs_rep_healthy(q, reps[i]);
 		if (!ready) {
 			r->skipped++; /* a replica is down: it cannot be healed now */
 		} else if (qfs_rep_pace(r)) {
 			break;
-		} else if (qfs_rep_key(r, &cur.pend.key)) {
+		} else if (fallback ? qfs_rep_handoff(r, &cur.pend.key, d, reps, n)
+				    : qfs_rep_key(r, &cur.pend.key)) {
 			r->del[r->ndel++] = cur.pend;
 			if (r->ndel == QFS_REPAIR_DEL_BATCH)
 				qfs_rep_flush_del(r, d);
@@ -216,16 +292,17 @@ static void qfs_rep_sweep(struct qfs_repairer *r)
 	struct qfs_quorum *q = r->q;
 	uint64_t t0 = qfs_now_ns();
 
-	r->checked = r->repaired = r->failed = r->deleted = r->skipped = 0;
+	r->checked = r->repaired = r->failed = r->deleted = r->skipped = r->handed = 0;
 	for (int d = 0; d < q->cl->ndaemons && !qfs_rep_stopping(r); d++)
 		if (qfs_rep_healthy(q, d))
 			qfs_rep_daemon(r, d);
 	if (r->repaired || r->failed || r->deleted)
 		qlog_info("background repair: %" PRIu64 " keys checked, %" PRIu64
 			  " replicas repaired, %" PRIu64 " failed, %" PRIu64
-			  " entries dropped, %" PRIu64 " waiting for a daemon, in %" PRIu64 " ms",
+			  " entries dropped, %" PRIu64 " waiting for a daemon, in %" PRIu64
+			  " ms, %" PRIu64 " handed off",
 			  r->checked, r->repaired, r->failed, r->deleted, r->skipped,
-			  (qfs_now_ns() - t0) / 1000000);
+			  (qfs_now_ns() - t0) / 1000000, r->handed);
 }
 
 /* True when a daemon that was down (suspect, or never answered) is back. */

@@ -34,7 +34,7 @@ static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint32_t put
 	struct proto_meta m = *p->meta;
 	const void *val = p->val;
 	struct qfs_call *c;
-	int n, ncount, rc;
+	int n, nfb = 0, ncount, rc;
 
 	if (p->key->kind >= PROTO_KIND_MAX || (m.flags & ~PROTO_REC_TOMBSTONE) ||
 	    (put_flags & ~PROTO_PUT_MASK) ||
@@ -55,12 +55,17 @@ static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint32_t put
 	proto_hlc_observe(&q->clock, m.ver.hlc);
 
 	n = qfs_q_place(q, proto_key_token(p->key), reps, &ncount);
-	if (qfs_q_read_only(q, reps, n))
+	/* hinted handoff: fallbacks beyond the list stand in for down replicas
+	 * (every daemon keeps the superblock: never for it) */
+	if (p->key->kind != PROTO_KIND_SUPER)
+		nfb = qfs_q_fallbacks(q, proto_key_token(p->key), reps, n, reps + n,
+				      QFS_Q_PLACE_MAX - n);
+	if (qfs_q_read_only(q, reps, n + nfb))
 		return -EROFS;
-	rc = qfs_q_put_call(&m, val, n, deadline, &c);
+	rc = qfs_q_put_call(&m, val, n + nfb, deadline, &c);
 	if (rc)
 		return rc;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n + nfb; i++) {
 		rc = qfs_q_put_add_flags(c, p->key, &m, sums, reps[i].daemon,
 					 !reps[i].rebuilding, put_flags);
 		if (rc < 0) {
@@ -69,8 +74,9 @@ static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint32_t put
 		}
 	}
 	/* once every reply is in: pending-repair entry or tombstone confirmation */
-	qfs_pend_watch(q, c, p->key, &m, false);
-	qfs_call_set_need(c, qfs_q_wneed(q, n)); /* W in the old and new lists */
+	qfs_pend_watch(q, c, p->key, &m, false, n);
+	/* W in the old and new lists; a fallback counts as the replica it replaces */
+	qfs_call_set_need(c, qfs_q_wneed(q, n));
 	q->t->ops->submit(q->t, c);
 	*out = c;
 	return 0;
@@ -412,7 +418,7 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 	{
 		struct proto_meta pm = { .ver = *ver };
 
-		qfs_pend_watch(q, c, key, &pm, true); /* replicas it missed, at the end */
+		qfs_pend_watch(q, c, key, &pm, true, n); /* replicas it missed, at the end */
 	}
 	qfs_call_set_need(c, st.w);
 	q->t->ops->submit(q->t, c);

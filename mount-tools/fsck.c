@@ -186,7 +186,7 @@ bool fsck_key(struct fsck *f, const struct proto_key *key, const bool *has,
 		f->st.left += (uint64_t)hk.nbad;
 		return false;
 	}
-	rc = qfs_heal_repair(f->q, key, &hk, res);
+	rc = qfs_heal_repair(f->q, key, has, meta, &hk, res);
 	for (int i = 0; i < hk.nbad; i++) {
 		int e = rc ? rc : res[i];
 

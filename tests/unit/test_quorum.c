@@ -962,6 +962,59 @@ static void test_quorum_sync_space_super(void **state)
 	fx_fini(&f);
 }
 
+/* ---- hinted handoff (mount option hinted_handoff) ---- */
+
+/*
+ * 4 daemons, N=3 W=2 R=2, two of a key's replicas down (suspect): without
+ * the option the PUT fails with -EIO; with it the fourth daemon (the
+ * fallback) takes it and counts toward W, and once the call completed it
+ * gets a PENDING_ADD (so the repairer hands its copy back).
+ */
+static void handoff_case(bool on)
+{
+	struct qfs_quorum_opts o = { .hinted_handoff = on };
+	uint8_t val[100] = { 4, 5, 6 };
+	char err[256] = "";
+	struct proto_key key;
+	struct proto_meta m;
+	struct fx f;
+	int order[3], fb = -1;
+
+	fx_init(&f, 4, 3, 2, 2);
+	assert_int_equal(qfs_quorum_open_transport(f.cl, &o, sim_transport(f.s), &f.q, err,
+						   sizeof(err)),
+			 0);
+	proto_key_chunk(&key, 21, 0);
+	order_of(&f, &key, order);
+	for (int d = 0; d < 4; d++)
+		if (d != order[0] && d != order[1] && d != order[2])
+			fb = d;
+	sim_set_dead(f.s, order[0], true);
+	sim_set_dead(f.s, order[1], true);
+	sim_reset_counts(f.s);
+	m = meta_of(qfs_quorum_version(f.q), sizeof(val));
+	assert_int_equal(qfs_quorum_put(f.q, &key, &m, val), on ? 0 : -EIO);
+	qfs_quorum_close(f.q); /* the stragglers complete, pending reports are sent */
+	f.q = NULL;
+	assert_true(holds(&f, order[2], &key, m.ver));
+	assert_int_equal(holds(&f, fb, &key, m.ver), on);
+	assert_int_equal(sim_count(f.s, fb, PROTO_OP_PENDING_ADD) > 0, on);
+	assert_true(sim_count(f.s, order[2], PROTO_OP_PENDING_ADD) > 0);
+	fx_fini(&f);
+}
+
+static void test_quorum_handoff_off_by_default(void **state)
+{
+	(void)state;
+	handoff_case(false);
+}
+
+static void test_quorum_handoff_fallback_counts(void **state)
+{
+	(void)state;
+	handoff_case(true);
+}
+
 /* ---- degraded reads (mount option degraded_read) ---- */
 
 static void fx_open_degraded(struct fx *f, bool degraded)
@@ -1211,6 +1264,8 @@ int main(void)
 		cmocka_unit_test(test_quorum_rebuilding_refreshed),
 		cmocka_unit_test(test_quorum_open_refuses_skew),
 		cmocka_unit_test(test_quorum_sync_space_super),
+		cmocka_unit_test(test_quorum_handoff_off_by_default),
+		cmocka_unit_test(test_quorum_handoff_fallback_counts),
 		cmocka_unit_test(test_quorum_degraded_read_off_by_default),
 		cmocka_unit_test(test_quorum_degraded_read_serves_survivor),
 		cmocka_unit_test(test_quorum_degraded_read_newest_of_answers),
