@@ -477,7 +477,7 @@ int main(int argc, char **argv)
 		fsck_ns_report_text(f);
 		fsck_rebuild_report_text(f);
 	}
-	if (f->repair && (f->st.repaired || f->ns.fixed))
+	if (f->repair && (f->st.repaired || f->ns.fixed || f->ns.garbage_freed))
 		qfs_quorum_sync_all(f->q);
 	qfs_quorum_close(f->q);
 out_config:

@@ -60,6 +60,7 @@ struct fsck_ns_stats {
 	uint64_t in_grace;			/* orphans younger than --grace: not errors */
 	uint64_t busy;				/* changed since the scan, or too recent */
 	uint64_t found, fixed, failed, left;
+	uint64_t garbage, garbage_freed;	/* chunks_past_eof + chunks_orphaned: not errors */
 };
 
 /*

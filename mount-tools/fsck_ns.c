@@ -76,6 +76,33 @@ static void ns_problem(struct ns *ns, uint64_t *kind, int rc, const char *fmt, .
 	}
 }
 
+/*
+ * Garbage a normal workload leaves (chunks past a truncation, chunks of
+ * deleted inodes): reported and freed with -y like a problem, but not
+ * damage, so it never changes the exit code: a weekly `fsck -n` after
+ * ordinary use exits 0.
+ */
+static void ns_garbage(struct ns *ns, uint64_t *kind, int rc, const char *what)
+{
+	struct fsck_ns_stats *st = &ns->f->ns;
+
+	if (rc == NS_FIX_BUSY) {
+		st->busy++;
+		fsck_say(ns->f, "namespace: %s: changed since the scan, left alone\n", what);
+		return;
+	}
+	(*kind)++;
+	st->garbage++;
+	if (!ns->f->repair) {
+		fsck_say(ns->f, "namespace: %s (garbage, -y frees it)\n", what);
+	} else if (rc == NS_FIX_DONE) {
+		st->garbage_freed++;
+		fsck_say(ns->f, "namespace: %s: freed\n", what);
+	} else {
+		fsck_say(ns->f, "namespace: %s: not freed: %s\n", what, strerror(-rc));
+	}
+}
+
 /* Path of directory @dir by its kept names: "/a/b", or "<inode N>/b" when
  * its chain does not reach the root within 32 levels. */
 static const char *ns_dir_path(struct ns *ns, uint64_t dir, char *buf, size_t len)
@@ -523,6 +550,7 @@ static void ns_do_chunks(struct ns *ns)
 		struct ns_chunk *c = &ns->chunks[k];
 		const struct ns_ino *t = ns_ino_find(ns, c->ino);
 		uint64_t ms = c->ver.hlc >> 16;
+		char what[160];
 		bool orphan;
 
 		if (c->tomb)
@@ -539,11 +567,11 @@ static void ns_do_chunks(struct ns *ns)
 			st->busy++;
 			continue;
 		}
-		ns_problem(ns, orphan ? &st->chunks_orphaned : &st->chunks_past_eof,
-			   ns->f->repair ? ns_fix_chunk(ns, c) : 0,
-			   "chunk(%" PRIu64 ",%" PRIu64 ") epoch %" PRIu64 ": %s: freed", c->ino,
-			   c->index, c->epoch,
-			   orphan ? "its inode is missing or deleted" : "past the end of the file");
+		snprintf(what, sizeof(what), "chunk(%" PRIu64 ",%" PRIu64 ") epoch %" PRIu64 ": %s",
+			 c->ino, c->index, c->epoch,
+			 orphan ? "its inode is missing or deleted" : "past the end of the file");
+		ns_garbage(ns, orphan ? &st->chunks_orphaned : &st->chunks_past_eof,
+			   ns->f->repair ? ns_fix_chunk(ns, c) : 0, what);
 	}
 }
 
@@ -621,9 +649,9 @@ void fsck_ns_report_text(const struct fsck *f)
 	printf("fsck.quorumfs: namespace: %" PRIu64 " inodes (%" PRIu64 " directories), %" PRIu64
 	       " entries, %" PRIu64 " links, %" PRIu64 " chunks: %" PRIu64 " problems, %" PRIu64
 	       " fixed, %" PRIu64 " failed, %" PRIu64 " left uncorrected (%" PRIu64
-	       " in grace, %" PRIu64 " busy)\n",
+	       " in grace, %" PRIu64 " busy); %" PRIu64 " garbage chunks, %" PRIu64 " freed\n",
 	       st->inodes, st->dirs, st->entries, st->links, st->chunks, st->found, st->fixed,
-	       st->failed, st->left, st->in_grace, st->busy);
+	       st->failed, st->left, st->in_grace, st->busy, st->garbage, st->garbage_freed);
 }
 
 json_t *fsck_ns_json(const struct fsck *f)
@@ -655,6 +683,8 @@ json_t *fsck_ns_json(const struct fsck *f)
 		{ "fixed", st->fixed },
 		{ "failed", st->failed },
 		{ "left", st->left },
+		{ "garbage", st->garbage },
+		{ "garbage_freed", st->garbage_freed },
 	};
 	json_t *o = json_object();
 
