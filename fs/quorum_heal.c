@@ -72,17 +72,22 @@ void qfs_heal_classify(struct qfs_quorum *q, const struct proto_key *key, const 
  * INODE: merge every copy any daemon holds (@has/@meta), not a quorum
  * read's: a write that reached W through fallbacks (hinted handoff), or
  * that failed on all but one replica, may be on a single replica, and a
- * read of R of the N can miss it. The merge goes to the bad replicas.
+ * read of R of the N can miss it. The merge goes to every replica whose
+ * copy differs from it, the "OK" ones included: their registers merged
+ * with the others' may make a record none of them holds yet.
  */
 static int qfs_heal_inode(struct qfs_quorum *q, const struct proto_key *key, const bool *has,
 			  const struct proto_meta *meta, const struct qfs_heal_key *hk, int *res)
 {
 	struct proto_meta merged;
+	int all[QFS_MAX_REPLICAS];
 	int rc;
 
-	rc = qfs_scan_merge_to(q, key, has, meta, hk->bad, hk->nbad, &merged, res);
-	for (int i = 0; !rc && i < hk->nbad; i++)
-		res[i] = res[i] < 0 ? res[i] : 0; /* held it already, or took it */
+	rc = qfs_scan_merge_to(q, key, has, meta, hk->reps, hk->n, &merged, all);
+	/* report only the replicas that were bad: held it already, or took it */
+	for (int i = 0, j = 0; !rc && i < hk->n; i++)
+		if (hk->state[i] != QFS_HEAL_OK)
+			res[j++] = all[i] < 0 ? all[i] : 0;
 	return rc;
 }
 
