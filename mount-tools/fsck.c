@@ -20,8 +20,9 @@
  * record PUT to all its replicas.
  *
  * Exit codes as fsck(8): 0 clean, 1 errors corrected, 4 errors left
- * uncorrected, 8 operational error (a daemon did not answer SCAN: nothing
- * is repaired then), 16 usage. Misplaced copies are reported but do not
+ * uncorrected, 8 operational error (a daemon of the layout did not answer
+ * SCAN: nothing is repaired then; one the layout no longer names is
+ * skipped), 16 usage. Misplaced copies are reported but do not
  * change the exit code (they are extra copies, not damage).
  */
 #include <errno.h>
@@ -41,6 +42,7 @@
 #include "fs/quorum_heal.h"
 #include "fs/quorum_scan.h"
 #include "mount-tools/fsck.h"
+#include "proto/layout.h"
 #include "proto/log.h"
 
 /* enum qfs_heal_state: what one replica holds compared with the newest copy */
@@ -205,9 +207,41 @@ bool fsck_key(struct fsck *f, const struct proto_key *key, const bool *has,
 	return whole;
 }
 
+bool fsck_member(const struct fsck *f, int d)
+{
+	static struct proto_layout pl;	/* large; fsck is single-threaded */
+	const char *name = f->cl->daemons[d].name;
+
+	qfs_quorum_layout_get(f->q, &pl);
+	return proto_layout_find(&pl.cur, name) >= 0 ||
+	       (pl.has_prev && proto_layout_find(&pl.prev, name) >= 0);
+}
+
+/*
+ * A SCAN of daemon @d failed with @err: reported; true when the pass must
+ * stop (a member of the layout), false when it goes on without @d.
+ */
+static bool fsck_scan_failed(struct fsck *f, int d, int err)
+{
+	const struct qfs_cluster *cl = f->cl;
+
+	if (fsck_member(f, d)) {
+		fprintf(stderr, "fsck.quorumfs: daemon %s (%s): SCAN failed: %s\n",
+			cl->daemons[d].name, cl->daemons[d].endpoint, strerror(-err));
+		return true;
+	}
+	fprintf(stderr, "fsck.quorumfs: daemon %s (%s): SCAN failed: %s; it is not in the "
+		"layout: skipped\n", cl->daemons[d].name, cl->daemons[d].endpoint,
+		strerror(-err));
+	qfs_scan_end(&f->cur[d]);
+	f->cur[d].has = false;
+	return false;
+}
+
 /*
  * The merge-join over every daemon's SCAN stream. Returns 0, or -errno
- * when a daemon stopped answering (reported; the pass is abandoned).
+ * when a daemon of the layout stopped answering (reported; the pass is
+ * abandoned). A daemon outside the layout that does not answer is skipped.
  */
 static int fsck_replica_pass(struct fsck *f)
 {
@@ -228,12 +262,8 @@ static int fsck_replica_pass(struct fsck *f)
 								&f->cur[d]);
 		else
 			f->scan_err[d] = qfs_scan_begin(f->q, d, FSCK_PAGE, &f->cur[d]);
-		if (f->scan_err[d]) {
-			fprintf(stderr, "fsck.quorumfs: daemon %s (%s): SCAN failed: %s\n",
-				cl->daemons[d].name, cl->daemons[d].endpoint,
-				strerror(-f->scan_err[d]));
+		if (f->scan_err[d] && fsck_scan_failed(f, d, f->scan_err[d]))
 			failed = f->scan_err[d];
-		}
 	}
 	if (failed) {
 		fprintf(stderr, "fsck.quorumfs: not every daemon answers: nothing checked or "
@@ -265,11 +295,8 @@ static int fsck_replica_pass(struct fsck *f)
 			if (!has[d])
 				continue;
 			f->scan_err[d] = qfs_scan_advance(&f->cur[d]);
-			if (f->scan_err[d]) {
-				fprintf(stderr, "fsck.quorumfs: daemon %s: SCAN failed: %s\n",
-					cl->daemons[d].name, strerror(-f->scan_err[d]));
+			if (f->scan_err[d] && fsck_scan_failed(f, d, f->scan_err[d]))
 				failed = f->scan_err[d];
-			}
 		}
 		if (failed) {
 			fprintf(stderr, "fsck.quorumfs: pass abandoned after %" PRIu64 " keys\n",

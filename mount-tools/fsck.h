@@ -116,6 +116,14 @@ struct fsck {
 /* One report line on stdout (text mode only; nothing with --json). */
 void fsck_say(struct fsck *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Whether daemon @d is named by the layout in use (the current one or, in a
+ * transition, the previous one). One outside it was removed: it holds no
+ * replica that counts, so when it is down (a dead host removed from the
+ * layout, still named by the config) the passes go on without it.
+ */
+bool fsck_member(const struct fsck *f, int d);
+
 /* "HLC.writer" of @m into @buf, "(deleted)" appended for a tombstone. */
 const char *fsck_ver(const struct proto_meta *m, char *buf, size_t len);
 

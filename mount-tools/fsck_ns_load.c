@@ -210,6 +210,13 @@ static int ns_scan_daemon(struct ns *ns, int d)
 			rc = qfs_scan_advance(&cur);
 	}
 	qfs_scan_end(&cur);
+	if (rc < 0 && !fsck_member(f, d)) {
+		/* removed from the layout (and down): nothing it holds counts */
+		fprintf(stderr, "fsck.quorumfs: namespace pass: daemon %s: SCAN failed: %s; "
+			"it is not in the layout: skipped\n", f->cl->daemons[d].name,
+			strerror(-rc));
+		return 0;
+	}
 	if (rc < 0)
 		fprintf(stderr, "fsck.quorumfs: namespace pass: daemon %s: SCAN failed: %s\n",
 			f->cl->daemons[d].name, strerror(-rc));

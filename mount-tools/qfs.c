@@ -14,7 +14,7 @@
  *                               every part of the ring has W and R usable
  *                               replicas (exit 1 when a part lacks W)
  *   qfs layout CONFIG           the ring: points and key share per daemon
- *   qfs layout show|add|remove|set-weight|apply|abort CONFIG ...
+ *   qfs layout show|add|remove|set-weight|set-zone|apply|abort CONFIG ...
  *                               stage and apply a new layout version
  *   qfs rebalance CONFIG        move data to the layout in transition
  */
@@ -37,7 +37,8 @@ static const struct qfs_command commands[] = {
 	{ "status", qfs_cmd_status, "qfs status CONFIG [--json]" },
 	{ "layout", qfs_cmd_layout, "qfs layout CONFIG | qfs layout show|apply|abort CONFIG |\n"
 	  "    qfs layout add CONFIG NAME ENDPOINT [--weight W] [--zone Z] [--public-key K] |\n"
-	  "    qfs layout remove CONFIG NAME | qfs layout set-weight CONFIG NAME W" },
+	  "    qfs layout remove CONFIG NAME | qfs layout set-weight CONFIG NAME W |\n"
+	  "    qfs layout set-zone CONFIG NAME ZONE (- for none)" },
 	{ "rebalance", qfs_cmd_rebalance, "qfs rebalance CONFIG [--rate MB/s]" },
 	{ "keygen", qfs_cmd_keygen, "qfs keygen NAME [--dir DIR]" },
 };

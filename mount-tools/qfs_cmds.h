@@ -21,8 +21,10 @@ int qfs_cmd_rebalance(int argc, char **argv);	/* qfs_rebalance.c */
 struct qfs_quorum;
 struct proto_layout;
 /* LAYOUT_SET @next on every daemon of @base and @next, CAS on base's version
- * (qfs_layout.c). 0, -ESTALE (another layout won), -EIO (some failed). */
+ * (qfs_layout.c); *took counts the daemons that hold it now (a removed one
+ * that is down is skipped). 0, -ESTALE (another layout won), -EIO (some
+ * failed). */
 int mnt_layout_push(struct qfs_quorum *q, const struct proto_layout *base,
-		    const struct proto_layout *next);
+		    const struct proto_layout *next, int *took);
 
 #endif

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * qfs_layout.c - `qfs layout show|add|remove|set-weight|apply|abort CONFIG`:
- * stage a new cluster layout and apply it.
+ * qfs_layout.c - `qfs layout show|add|remove|set-weight|set-zone|apply|abort
+ * CONFIG`: stage a new cluster layout and apply it.
  *
  * Changes are staged in CONFIG.staged (the whole target layout, encoded as
  * daemons store it, with the version it was derived from), so several
@@ -184,6 +184,14 @@ static int mnt_lay_edit(const char *sub, int argc, char **argv, struct proto_lay
 		}
 		memmove(&r->d[i], &r->d[i + 1], (size_t)(r->ndaemons - i - 1) * sizeof(r->d[0]));
 		r->ndaemons--;
+	} else if (!strcmp(sub, "set-zone")) {
+		/* "-" clears it: the daemon is a zone of its own again */
+		if (argc != 2 || i < 0 || strlen(argv[1]) > PROTO_LAYOUT_NAME_MAX) {
+			fprintf(stderr, "qfs layout set-zone: NAME (known) and ZONE (- for none)\n");
+			return 2;
+		}
+		snprintf(r->d[i].zone, sizeof(r->d[i].zone), "%s",
+			 strcmp(argv[1], "-") ? argv[1] : "");
 	} else {
 		if (argc != 2 || i < 0 || mnt_lay_uint(argv[1], 1, PROTO_LAYOUT_WEIGHT_MAX, &v)) {
 			fprintf(stderr, "qfs layout set-weight: NAME (known) and WEIGHT 1..%u\n",
@@ -285,7 +293,7 @@ static int mnt_lay_set(struct qfs_quorum *q, int daemon, uint64_t expect,
 }
 
 int mnt_layout_push(struct qfs_quorum *q, const struct proto_layout *base,
-		    const struct proto_layout *next)
+		    const struct proto_layout *next, int *took)
 {
 	/* a daemon the base's previous layout names alone (being removed)
 	 * gets the new version too: it must not keep handing out the base
@@ -293,6 +301,7 @@ int mnt_layout_push(struct qfs_quorum *q, const struct proto_layout *base,
 	const struct proto_layout_ring *rings[3] = { &base->cur, &next->cur, &base->prev };
 	int fails = 0;
 
+	*took = 0;
 	/* the base layout's daemons first: the first refusal means another apply won */
 	for (int k = 0; k < (base->has_prev ? 3 : 2); k++) {
 		for (int i = 0; i < rings[k]->ndaemons; i++) {
@@ -335,9 +344,21 @@ int mnt_layout_push(struct qfs_quorum *q, const struct proto_layout *base,
 			}
 			rc = mnt_lay_set(q, d, k != 1 ? base->cur.version : 0, next, &stored);
 			/* a daemon that never stored a layout runs the config's (the base),
-			 * and a new or leaving daemon may hold anything older */
-			if (rc == -ESTALE && (k ? stored < next->cur.version : stored == 0))
+			 * and a new or leaving daemon may hold anything older; so may a
+			 * member that was down when an earlier version was pushed (it
+			 * holds an older one, never a rival of the base: that would be
+			 * newer), and it must not refuse every later apply */
+			if (rc == -ESTALE && (k ? stored < next->cur.version
+						: stored < base->cur.version))
 				rc = mnt_lay_set(q, d, stored, next, &stored);
+			if (k == 0 && rc && rc != -ESTALE &&
+			    proto_layout_find(&next->cur, name) < 0) {
+				/* removed by this change, and down: a dead daemon is
+				 * removed exactly so; it places no key any more */
+				fprintf(stderr, "daemon %s (removed): layout_set: %s (ignored)\n",
+					name, strerror(-rc));
+				continue;
+			}
 			if (k == 2) {
 				/* leaving (maybe dead): it places no key any more */
 				if (rc)
@@ -354,6 +375,8 @@ int mnt_layout_push(struct qfs_quorum *q, const struct proto_layout *base,
 			if (rc) {
 				fprintf(stderr, "daemon %s: layout_set: %s\n", name, strerror(-rc));
 				fails++;
+			} else {
+				(*took)++;
 			}
 		}
 	}
@@ -367,7 +390,7 @@ static int mnt_lay_apply(const char *config, struct qfs_quorum *q, const struct 
 	struct qfs_space sp = { 0 };
 	double keys, copies;
 	char path[4200];
-	int rc;
+	int rc, took;
 
 	if (!next)
 		return 1;
@@ -404,17 +427,23 @@ static int mnt_lay_apply(const char *config, struct qfs_quorum *q, const struct 
 	printf("estimated to move: about %.0f records, %.1f MiB (of %" PRIu64 " records, %.1f MiB)\n",
 	       copies * (double)sp.records, copies * (double)sp.used / (1 << 20), sp.records,
 	       (double)sp.used / (1 << 20));
-	rc = mnt_layout_push(q, cur, next);
+	rc = mnt_layout_push(q, cur, next, &took);
 	free(next);
 	if (rc == -ESTALE)
 		return 1;
-	if (rc) {
-		fprintf(stderr, "qfs layout apply: not every daemon took it; run apply again "
-			"(daemons that hold it already answer OK)\n");
+	if (rc && !took) {
+		fprintf(stderr, "qfs layout apply: no daemon took it; run apply again\n");
 		return 4;
 	}
+	/* in effect once one member holds it (clients take the newest) */
 	mnt_lay_staged_path(config, path, sizeof(path));
 	unlink(path);
+	if (rc) {
+		fprintf(stderr, "qfs layout apply: layout v%" PRIu64 " is in effect, but not "
+			"every daemon took it (see above): 'qfs rebalance %s' gives it to them "
+			"once they answer\n", cur->cur.version + 1, config);
+		return 4;
+	}
 	printf("applied layout v%" PRIu64 " (transition); now run 'qfs rebalance %s'\n",
 	       cur->cur.version + 1, config);
 	return 0;

@@ -14,7 +14,10 @@
  *    DROP each copy held by a daemon outside its key's list, at exactly the
  *    version it holds, once the list holds that version or a newer one.
  * No state is kept: killed at any point, running it again resumes (step 1
- * skips keys already in place; without a transition it does step 3 only).
+ * skips keys already in place; without a transition it does step 3 only,
+ * after giving the current layout to a member that missed it while down).
+ * Exit 0 when done, 4 when something is left for a rerun (a key not
+ * placed, a copy not dropped, a member that could not be scanned).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,12 +43,16 @@
 #define QFS_RB_MARGIN_MS 500
 #define QFS_RB_PAGE 1024
 #define QFS_RB_TRIES 5
+#define QFS_RB_SAY_MAX 10	/* keys named one by one; a dead target fails them all */
 
 struct mnt_rb {
 	struct qfs_quorum *q;
 	unsigned settle_ms;	/* see QFS_RB_PROBE_MS */
 	double rate;		/* bytes per second, 0 = unlimited */
 	struct timespec t0;
+	double rate_t0;		/* elapsed seconds when the rate budget started */
+	uint64_t rate_bytes0;	/* bytes copied by then */
+	double next_progress;	/* elapsed seconds of the next progress line */
 	uint64_t *set;		/* open addressing, 0 = empty */
 	size_t set_cap, set_n;
 	uint64_t scanned, changed, needed, copies, bytes, drops, kept, fails;
@@ -104,11 +111,30 @@ static void mnt_rb_throttle(struct mnt_rb *rb)
 
 	if (rb->rate <= 0)
 		return;
-	ahead = (double)rb->bytes / rb->rate - mnt_rb_elapsed(rb);
+	ahead = (double)(rb->bytes - rb->rate_bytes0) / rb->rate -
+		(mnt_rb_elapsed(rb) - rb->rate_t0);
 	if (ahead > 0.001)
 		nanosleep(&(struct timespec){ .tv_sec = (time_t)ahead,
 					      .tv_nsec = (long)((ahead - (time_t)ahead) * 1e9) },
 			  NULL);
+}
+
+/*
+ * At most once a second, a progress line on stdout (@what: the step), so an
+ * operator, or a test that kills the run, sees it is moving.
+ */
+static void mnt_rb_progress(struct mnt_rb *rb, const char *what, int d)
+{
+	double now = mnt_rb_elapsed(rb);
+
+	if (now < rb->next_progress)
+		return;
+	rb->next_progress = now + 1;
+	printf("progress: %s %s, %.1f s, %" PRIu64 " records scanned, %" PRIu64
+	       " copies (%.1f MiB), %" PRIu64 " dropped, %" PRIu64 " failed\n", what,
+	       qfs_quorum_daemon_name(rb->q, d), now, rb->scanned, rb->copies,
+	       (double)rb->bytes / (1 << 20), rb->drops, rb->fails);
+	fflush(stdout);
 }
 
 /* Count the copies @res[nto] reports made; false when one failed. */
@@ -214,15 +240,19 @@ static int mnt_rb_copy_from(struct mnt_rb *rb, int d)
 			rb->needed += (uint64_t)add;
 			int prc = mnt_rb_place(rb, &cur.e.key, nl, nn, &newest);
 
-			if (prc) {
+			if (prc && ++rb->fails > QFS_RB_SAY_MAX) {
+				if (rb->fails == QFS_RB_SAY_MAX + 1)
+					fprintf(stderr, "qfs rebalance: more keys could not be "
+						"placed (not listed)\n");
+			} else if (prc) {
 				char ks[96];
 
-				rb->fails++;
 				fprintf(stderr, "qfs rebalance: %s: could not place it on its new "
 					"replicas: %s\n", proto_key_str(&cur.e.key, ks, sizeof(ks)),
 					strerror(-prc));
 			}
 		}
+		mnt_rb_progress(rb, "copying from", d);
 		rc = qfs_scan_advance(&cur);
 	}
 	qfs_scan_end(&cur);
@@ -260,18 +290,25 @@ static int mnt_rb_drop_from(struct mnt_rb *rb, int d)
 				rb->kept += res[0] == 0; /* written meanwhile: next run */
 			}
 		}
+		mnt_rb_progress(rb, "dropping on", d);
 		rc = qfs_scan_advance(&cur);
 	}
 	qfs_scan_end(&cur);
 	return rc;
 }
 
-/* Wait until every live mount uses the layout just stored. */
-static void mnt_rb_settle(const struct mnt_rb *rb)
+/*
+ * Wait until every live mount uses the layout just stored. The rate budget
+ * starts over afterwards: time spent waiting is no licence for a burst of
+ * settle_ms x rate bytes.
+ */
+static void mnt_rb_settle(struct mnt_rb *rb)
 {
 	nanosleep(&(struct timespec){ .tv_sec = rb->settle_ms / 1000,
 				      .tv_nsec = rb->settle_ms % 1000 * 1000000L },
 		  NULL);
+	rb->rate_t0 = mnt_rb_elapsed(rb);
+	rb->rate_bytes0 = rb->bytes;
 }
 
 static void mnt_rb_report(struct mnt_rb *rb, const char *what)
@@ -291,7 +328,7 @@ int qfs_cmd_rebalance(int argc, char **argv)
 	struct qfs_cluster *cl = NULL;
 	struct mnt_rb rb = { 0 };
 	char err[1024];
-	int rc, ret = 0;
+	int rc, ret = 0, took;
 
 	if (argc != 2 && !(argc == 4 && !strcmp(argv[2], "--rate"))) {
 		fprintf(stderr, "usage: qfs rebalance CONFIG [--rate MB/s]\n");
@@ -324,6 +361,7 @@ int qfs_cmd_rebalance(int argc, char **argv)
 	}
 	qfs_quorum_layout_get(rb.q, pl);
 	clock_gettime(CLOCK_MONOTONIC, &rb.t0);
+	rb.next_progress = 1;
 	if (pl->has_prev) {
 		printf("layout v%" PRIu64 " in transition from v%" PRIu64
 		       ": copying moved keys\n", pl->cur.version, pl->prev.version);
@@ -347,7 +385,7 @@ int qfs_cmd_rebalance(int argc, char **argv)
 		memset(next, 0, sizeof(*next));
 		next->cur = pl->cur;
 		next->cur.version = pl->cur.version + 1;
-		rc = mnt_layout_push(rb.q, pl, next);
+		rc = mnt_layout_push(rb.q, pl, next, &took);
 		if (rc) {
 			fprintf(stderr, "qfs rebalance: could not retire the old layout; run qfs "
 				"rebalance again\n");
@@ -357,16 +395,36 @@ int qfs_cmd_rebalance(int argc, char **argv)
 		printf("layout v%" PRIu64 " in place (previous retired)\n", next->cur.version);
 		/* and mounts stop writing the old lists before their copies go */
 		mnt_rb_settle(&rb);
+	} else if (pl->cur.version > 1) {
+		/* a member that was down when the last version was pushed still
+		 * holds an older one (maybe the transition): bring it up to date,
+		 * or it refuses the next apply (qfs_layout.c) */
+		rc = mnt_layout_push(rb.q, pl, pl, &took);
+		if (rc)
+			fprintf(stderr, "qfs rebalance: not every daemon holds layout v%" PRIu64
+				" (see above)\n", pl->cur.version);
 	}
 	for (int d = 0; d < qfs_quorum_ndaemons(rb.q); d++) {
+		const char *name = qfs_quorum_daemon_name(rb.q, d);
+
 		rc = mnt_rb_drop_from(&rb, d);
-		if (rc)
+		if (rc && proto_layout_find(&pl->cur, name) >= 0) {
+			/* a member: what it holds outside its lists is still there */
 			fprintf(stderr, "qfs rebalance: scan of %s: %s (copies it holds are "
-				"left)\n", qfs_quorum_daemon_name(rb.q, d), strerror(-rc));
+				"left: run qfs rebalance again once it is back)\n", name,
+				strerror(-rc));
+			ret = 4;
+		} else if (rc) {
+			fprintf(stderr, "qfs rebalance: scan of %s: %s (not in the layout: "
+				"skipped)\n", name, strerror(-rc));
+		}
 	}
 	mnt_rb_report(&rb, "done");
-	if (rb.fails)
+	if (rb.fails) {
+		fprintf(stderr, "qfs rebalance: %" PRIu64 " copies not dropped: run qfs "
+			"rebalance again\n", rb.fails);
 		ret = 4;
+	}
 out:
 	free(rb.set);
 	free(pl);

@@ -487,9 +487,10 @@ int qfs_cmd_layout(int argc, char **argv)
 	double wsum = 0;
 	int rc, nzones, off = 0;
 
-	/* show|add|remove|set-weight|apply|abort: staging new layouts (qfs_layout.c) */
+	/* show|add|remove|set-weight|set-zone|apply|abort: staging new layouts (qfs_layout.c) */
 	if (argc >= 2 && (!strcmp(argv[1], "show") || !strcmp(argv[1], "add") ||
 			  !strcmp(argv[1], "remove") || !strcmp(argv[1], "set-weight") ||
+			  !strcmp(argv[1], "set-zone") ||
 			  !strcmp(argv[1], "apply") || !strcmp(argv[1], "abort")))
 		return qfs_cmd_layout_edit(argc - 1, argv + 1);
 	if (argc != 2) {
