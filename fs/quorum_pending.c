@@ -13,7 +13,8 @@
  *     TOMB_CONFIRM of (key, version) for all of them.
  * A flusher thread per quorum handle sends what is queued in batches (one
  * RPC per daemon and op, up to PROTO_BATCH_MAX entries) at most
- * QFS_PEND_DELAY_MS after the first item, and drains the queue at close.
+ * QFS_PEND_DELAY_MS after the first item, and drains the queue at close,
+ * after the watched calls still out have ended (at most one timeout).
  * The queue is bounded; what does not fit is dropped and counted (a full
  * fsck pass still finds those keys). Nothing here delays a reply.
  */
@@ -44,11 +45,12 @@ struct qfs_pend_item {
 struct qfs_pend {
 	struct qfs_quorum *q;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;	       /* an item was queued, or stop */
+	pthread_cond_t cond;	       /* an item was queued, a watched call ended, or stop */
 	struct qfs_pend_item *head;   /* lock */
 	struct qfs_pend_item **tail;  /* lock */
 	unsigned nitems;	       /* lock */
 	bool stop;		       /* lock */
+	unsigned watching;	       /* lock: watched calls not completed yet */
 	uint64_t dropped;	       /* lock */
 	pthread_t thread;
 };
@@ -81,7 +83,7 @@ static void qfs_pend_push(struct qfs_pend *p, struct qfs_pend_item *it)
 		*p->tail = it;
 		p->tail = &it->next;
 		p->nitems++;
-		pthread_cond_signal(&p->cond);
+		pthread_cond_broadcast(&p->cond);
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (drop)
@@ -102,9 +104,8 @@ static bool qfs_pend_missed(const struct qfs_pend_watch *w, const struct qfs_rpc
 	return true;
 }
 
-static void qfs_pend_done(struct qfs_call *c, void *arg)
+static void qfs_pend_report(struct qfs_call *c, struct qfs_pend_watch *w)
 {
-	struct qfs_pend_watch *w = arg;
 	struct qfs_pend *p = w->q->pend;
 	struct qfs_pend_item *it;
 	int nok = 0, nmiss = 0, nfb = 0;
@@ -150,6 +151,22 @@ static void qfs_pend_done(struct qfs_call *c, void *arg)
 	qfs_pend_push(p, it);
 }
 
+/* The last RPC of a watched call completed: report, and count it done. */
+static void qfs_pend_done(struct qfs_call *c, void *arg)
+{
+	struct qfs_pend_watch *w = arg;
+	struct qfs_pend *p = w->q->pend;
+
+	qfs_pend_report(c, w);
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (p->watching)
+		p->watching--;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
 int qfs_pend_watch(struct qfs_quorum *q, struct qfs_call *c, const struct proto_key *key,
 		   const struct proto_meta *m, bool patch, int nown)
 {
@@ -166,6 +183,9 @@ int qfs_pend_watch(struct qfs_quorum *q, struct qfs_call *c, const struct proto_
 	w->tomb = !patch && (m->flags & PROTO_REC_TOMBSTONE);
 	w->patch = patch;
 	w->nown = nown;
+	pthread_mutex_lock(&q->pend->lock);
+	q->pend->watching++;
+	pthread_mutex_unlock(&q->pend->lock);
 	qfs_call_on_done(c, qfs_pend_done, w);
 	return 0;
 }
@@ -343,12 +363,23 @@ int qfs_pend_start(struct qfs_quorum *q)
 void qfs_pend_stop(struct qfs_quorum *q)
 {
 	struct qfs_pend *p = q->pend;
+	struct timespec until;
 
 	if (!p)
 		return;
+	/*
+	 * Writes that returned at W may still have RPCs out: wait for them
+	 * (every RPC ends by its deadline; the bound covers a call that was
+	 * watched but never submitted) so their reports are sent, not lost.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(q->timeout_ms / 1000) + 1;
 	pthread_mutex_lock(&p->lock);
+	while (p->watching &&
+	       pthread_cond_timedwait(&p->cond, &p->lock, &until) != ETIMEDOUT)
+		;
 	p->stop = true;
-	pthread_cond_signal(&p->cond);
+	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL); /* it sends what is queued first */
 	if (p->dropped)
