@@ -12,6 +12,7 @@
  * of every point sees every placement there is (exact, not sampled).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,9 @@ enum qfs_probe_step {
 	QFS_PROBE_HELLO,   /* second HELLO: its round trip is the latency */
 	QFS_PROBE_STAT,
 };
+
+/* RPCs per daemon in the probe call: CONNECT, HELLO, STAT and one STAT retry. */
+#define QFS_PROBE_RPCS 4
 
 /* Per RPC of the probe call: what it was for and when it left. */
 struct qfs_probe_rpc {
@@ -163,6 +167,48 @@ static int qfs_probe_take(struct qfs_call *c, struct qfs_transport *t, struct qf
 	return 0;
 }
 
+/*
+ * A daemon that answered HELLO but whose STAT did not come back within the
+ * probe's deadline is alive and busy (a loaded machine: the connection and
+ * handshake used most of the deadline): ask it for STAT once more with a
+ * deadline of its own, so its figures are not reported as unknown. At most
+ * one more @timeout_ms, and only when some daemon needs it.
+ */
+static void qfs_probe_stat_late(int nd, struct qfs_transport *t, unsigned timeout_ms,
+				struct proto_hlc *clock, struct qfs_daemon_report *out)
+{
+	uint64_t deadline = qfs_deadline_ms(timeout_ms);
+	struct qfs_probe_rpc *pr;
+	struct qfs_call *c;
+	int n = 0;
+
+	for (int i = 0; i < nd; i++)
+		n += out[i].err == 0 && out[i].stat_err == -ETIMEDOUT;
+	if (!n || !(pr = calloc((size_t)n, sizeof(*pr))))
+		return;
+	if (qfs_call_new(n, deadline, qfs_accept_reply, NULL, 0, &c)) {
+		free(pr);
+		return;
+	}
+	for (int i = 0; i < nd; i++)
+		if (out[i].err == 0 && out[i].stat_err == -ETIMEDOUT) {
+			out[i].stat_retried = true; /* no further retry in qfs_probe_take */
+			if (qfs_probe_add(c, pr, clock, i, QFS_PROBE_STAT))
+				break;
+		}
+	t->ops->submit(t, c);
+	qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
+	for (int i = 0; i < n; i++) {
+		const struct qfs_rpc *rpc = qfs_call_result(c, i);
+		bool added = false;
+
+		if (rpc && pr[i].sent_ns)
+			qfs_probe_take(c, t, pr, rpc, i, clock, out, &added);
+	}
+	qfs_call_put(c);
+	free(pr);
+}
+
 int qfs_quorum_probe_transport(const struct qfs_cluster *cl, struct qfs_transport *t,
 			       unsigned timeout_ms, struct qfs_daemon_report *out)
 {
@@ -184,10 +230,10 @@ int qfs_quorum_probe_transport(const struct qfs_cluster *cl, struct qfs_transpor
 		out[i].stat_err = -ETIMEDOUT;
 		out[i].latency_ms = -1;
 	}
-	pr = calloc(3 * (size_t)nd, sizeof(*pr));
+	pr = calloc(QFS_PROBE_RPCS * (size_t)nd, sizeof(*pr));
 	if (!pr)
 		return -ENOMEM;
-	rc = qfs_call_new(3 * nd, deadline, qfs_accept_reply, NULL, 0, &c);
+	rc = qfs_call_new(QFS_PROBE_RPCS * nd, deadline, qfs_accept_reply, NULL, 0, &c);
 	if (rc)
 		goto out_free;
 	proto_hlc_init(&clock);
@@ -223,6 +269,7 @@ int qfs_quorum_probe_transport(const struct qfs_cluster *cl, struct qfs_transpor
 		else if (seen == nrpc || qfs_now_ns() >= deadline)
 			break;
 	}
+	qfs_probe_stat_late(nd, t, timeout_ms, &clock, out);
 	/* a HELLO still out at the deadline: -ETIMEDOUT, unless refused */
 	for (int i = 0; i < nd; i++) {
 		struct qfs_daemon_info di;
@@ -259,6 +306,8 @@ int qfs_quorum_probe(const struct qfs_cluster *cl, unsigned timeout_ms,
 	if (rc)
 		return rc;
 	rc = qfs_quorum_probe_transport(cl, t, timeout_ms, out);
+	if (rc < 0)
+		snprintf(err, errlen, "probing the daemons failed: %s", strerror(-rc));
 	t->ops->close(t);
 	return rc;
 }
