@@ -18,6 +18,11 @@
  * after giving the current layout to a member that missed it while down).
  * Exit 0 when done, 4 when something is left for a rerun (a key not
  * placed, a copy not dropped, a member that could not be scanned).
+ *
+ * `qfs rebalance CONFIG --status` changes nothing: it SCANs every daemon and
+ * says whether a transition is open, how many keys changed lists (at most
+ * that many to copy) and how many copies lie outside their lists (to drop).
+ * Exit 0 when nothing is left, 1 when something is.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -321,6 +326,55 @@ static void mnt_rb_report(struct mnt_rb *rb, const char *what)
 	fflush(stdout);
 }
 
+/* --status: what a rebalance would still do, from a SCAN of every daemon. */
+static int mnt_rb_status(struct mnt_rb *rb, const struct proto_layout *pl)
+{
+	uint64_t changed = 0, outside = 0;
+	int unscanned = 0;
+
+	for (int d = 0; d < qfs_quorum_ndaemons(rb->q); d++) {
+		struct qfs_scan_cur cur;
+		int rc = qfs_scan_begin(rb->q, d, QFS_RB_PAGE, &cur);
+
+		while (!rc && cur.has) {
+			int nl[QFS_MAX_REPLICAS], ol[QFS_MAX_REPLICAS], nn, no;
+			uint64_t tok = proto_key_token(&cur.e.key);
+
+			rb->scanned++;
+			nn = qfs_quorum_place_in(rb->q, tok, false, nl, QFS_MAX_REPLICAS);
+			if (!mnt_rb_in(nl, nn, d) && cur.e.key.kind != PROTO_KIND_SUPER)
+				outside++;
+			if (pl->has_prev) {
+				no = qfs_quorum_place_in(rb->q, tok, true, ol, QFS_MAX_REPLICAS);
+				for (int i = 0; i < nn; i++) {
+					if (mnt_rb_in(ol, no, nl[i]))
+						continue;
+					if (!mnt_rb_seen(rb, XXH3_64bits(cur.key, cur.key_len)))
+						changed++;
+					break;
+				}
+			}
+			rc = qfs_scan_advance(&cur);
+		}
+		qfs_scan_end(&cur);
+		if (rc) {
+			unscanned++;
+			fprintf(stderr, "qfs rebalance: scan of %s: %s (not counted)\n",
+				qfs_quorum_daemon_name(rb->q, d), strerror(-rc));
+		}
+	}
+	if (pl->has_prev)
+		printf("layout v%" PRIu64 " in transition from v%" PRIu64 "\n", pl->cur.version,
+		       pl->prev.version);
+	else
+		printf("layout v%" PRIu64 ", no transition\n", pl->cur.version);
+	printf("%" PRIu64 " records scanned in %.1f s: %" PRIu64 " keys changed lists (at most "
+	       "that many to copy), %" PRIu64 " copies outside their lists (to drop)%s\n",
+	       rb->scanned, mnt_rb_elapsed(rb), changed, outside,
+	       unscanned ? "; some daemons not scanned" : "");
+	return pl->has_prev || outside || unscanned ? 1 : 0;
+}
+
 int qfs_cmd_rebalance(int argc, char **argv)
 {
 	struct qfs_quorum_opts qo = { 0 };
@@ -330,8 +384,10 @@ int qfs_cmd_rebalance(int argc, char **argv)
 	char err[1024];
 	int rc, ret = 0, took;
 
-	if (argc != 2 && !(argc == 4 && !strcmp(argv[2], "--rate"))) {
-		fprintf(stderr, "usage: qfs rebalance CONFIG [--rate MB/s]\n");
+	bool status = argc == 3 && !strcmp(argv[2], "--status");
+
+	if (argc != 2 && !status && !(argc == 4 && !strcmp(argv[2], "--rate"))) {
+		fprintf(stderr, "usage: qfs rebalance CONFIG [--rate MB/s | --status]\n");
 		return 2;
 	}
 	if (argc == 4) {
@@ -362,6 +418,10 @@ int qfs_cmd_rebalance(int argc, char **argv)
 	qfs_quorum_layout_get(rb.q, pl);
 	clock_gettime(CLOCK_MONOTONIC, &rb.t0);
 	rb.next_progress = 1;
+	if (status) {
+		ret = mnt_rb_status(&rb, pl);
+		goto out;
+	}
 	if (pl->has_prev) {
 		printf("layout v%" PRIu64 " in transition from v%" PRIu64
 		       ": copying moved keys\n", pl->cur.version, pl->prev.version);

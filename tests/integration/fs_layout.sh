@@ -85,6 +85,11 @@ rebalance() {
 	est=$(printf '%s\n' "$out" | sed -n 's/.*, \([0-9]*\.[0-9][0-9]\) new copies per key.*/\1/p')
 	it_check "placements changed per key $est within 1.3 x the minimum $min" \
 		[ "$((10#${est/./} * 10))" -le $((10#${min/./} * 13)) ]
+	local src=0
+	out=$(tmo 120 "$QFS_BIN/qfs" rebalance "$IT_CONF" --status 2>&1) || src=$?
+	it_log "status before: $out"
+	it_check_eq "rebalance --status before: something is left (exit 1)" 1 "$src"
+	it_check "rebalance --status before: in transition" grep -q 'in transition' <<<"$out"
 	out=$(tmo 180 "$QFS_BIN/qfs" rebalance "$IT_CONF" --rate 200 2>&1) || wl_fail "rebalance: $out"
 	it_log "$out"
 	local line copies needed mib
@@ -98,6 +103,13 @@ rebalance() {
 	out=$(tmo 120 "$QFS_BIN/qfs" rebalance "$IT_CONF" 2>&1) || wl_fail "rerun: $out"
 	it_check "a second rebalance finds nothing to move ($out)" \
 		sh -c "printf '%s' \"\$1\" | grep -q ' 0 dropped, 0 kept, 0 failed'" _ "$out"
+	src=0
+	out=$(tmo 120 "$QFS_BIN/qfs" rebalance "$IT_CONF" --status 2>&1) || src=$?
+	it_log "status after: $out"
+	it_check_eq "rebalance --status after: nothing left (exit 0)" 0 "$src"
+	it_check "rebalance --status after: no transition, 0 copies outside their lists" \
+		sh -c "printf '%s' \"\$1\" | grep -q 'no transition' &&
+		       printf '%s' \"\$1\" | grep -q ' 0 copies outside'" _ "$out"
 }
 
 for n in d e; do
