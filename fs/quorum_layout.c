@@ -331,8 +331,13 @@ int qfs_q_lay_refresh(struct qfs_quorum *q, bool at_open, char *err, size_t errl
 		if (q->r > q->n)
 			q->r = q->n;
 	}
-	/* connect to the daemons it adds before it places any key (same
-	 * deadline: the switch stays bounded for qfs rebalance's settle time) */
+	/*
+	 * connect to the daemons it adds before it places any key. Their
+	 * first HELLO may take a while on a loaded machine (a create failed
+	 * with EIO in a CI run when the view was published first), so the
+	 * wait gets one more timeout (qfs rebalance's settle wait allows for
+	 * it: the probe interval + 3 x timeout_ms + a margin).
+	 */
 	pthread_mutex_lock(&q->lay_lock);
 	rc = qfs_q_lay_build(q, pl, &l);
 	pthread_mutex_unlock(&q->lay_lock);
@@ -340,7 +345,7 @@ int qfs_q_lay_refresh(struct qfs_quorum *q, bool at_open, char *err, size_t errl
 		snprintf(err, errlen, "layout v%" PRIu64 ": %s", ver, strerror(-rc));
 		return rc;
 	}
-	qfs_q_lay_wait_hellos(q, l, deadline);
+	qfs_q_lay_wait_hellos(q, l, deadline + (uint64_t)q->timeout_ms * 1000000);
 	pthread_mutex_lock(&q->lay_lock);
 	qfs_q_lay_publish(q, l);
 	pthread_mutex_unlock(&q->lay_lock);

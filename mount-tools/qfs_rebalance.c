@@ -41,8 +41,9 @@
 /*
  * How long mounts may take to act on a new layout version: they HELLO the
  * daemons every second (QFS_Q_LAYOUT_PROBE_MS), a refresh takes at most
- * one timeout, and an operation that placed its key with the old view
- * ends within one more timeout (its deadline). Plus a margin.
+ * two timeouts (one to fetch the layout, one more waiting for the first
+ * HELLO of the daemons it adds), and an operation that placed its key with
+ * the old view ends within one more timeout (its deadline). Plus a margin.
  */
 #define QFS_RB_PROBE_MS 1000
 #define QFS_RB_MARGIN_MS 500
@@ -408,7 +409,7 @@ int qfs_cmd_rebalance(int argc, char **argv)
 		qfs_config_free(cl);
 		return 8;
 	}
-	rb.settle_ms = QFS_RB_PROBE_MS + 2 * cl->timeout_ms + QFS_RB_MARGIN_MS;
+	rb.settle_ms = QFS_RB_PROBE_MS + 3 * cl->timeout_ms + QFS_RB_MARGIN_MS;
 	pl = malloc(sizeof(*pl));
 	next = malloc(sizeof(*next));
 	if (!pl || !next) {
