@@ -44,26 +44,15 @@ int qfs_scan_rebuilt(struct qfs_quorum *q, int daemon, const uint8_t store_id[PR
 		return -ENOENT;
 	memcpy(rq.volume_id, sb.volume_id, PROTO_ID_LEN);
 	memcpy(rq.store_id, store_id, PROTO_ID_LEN);
-	rc = qfs_call_new(1, deadline, qfs_accept_reply, NULL, 0, &c);
-	if (rc)
-		return rc;
 	proto_wr_init(&w);
 	proto_encode_rebuilt_req(&w, &rq);
-	rc = qfs_call_add(c, daemon, PROTO_OP_REBUILT, true, &w, 0, 0);
-	if (rc < 0)
-		goto out_put;
-	qfs_call_set_need(c, 1);
-	q->t->ops->submit(q->t, c);
-	qfs_call_wait(c, deadline, NULL, NULL);
-	rpc = qfs_call_result(c, 0);
-	rc = qfs_scan_rpc_err(rpc);
+	rc = qfs_scan_one(q, daemon, PROTO_OP_REBUILT, &w, deadline, &c, &rpc);
 	if (rc)
-		goto out_put;
+		return rc;
 	if (proto_decode_rebuilt_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &rr))
 		rc = -EBADMSG;
 	else
 		*flags = rr.store_flags;
-out_put:
 	qfs_call_put(c);
-	return rc < 0 ? rc : 0;
+	return rc;
 }

@@ -48,6 +48,35 @@ static int qfs_scan_read(struct qfs_scan_cur *cur)
 	return 0;
 }
 
+int qfs_scan_one(struct qfs_quorum *q, int daemon, uint8_t op, struct proto_wr *w,
+		 uint64_t deadline, struct qfs_call **cp, const struct qfs_rpc **rpcp)
+{
+	const struct qfs_rpc *rpc;
+	struct qfs_call *c;
+	int rc;
+
+	rc = qfs_call_new(1, deadline, qfs_accept_reply, NULL, 0, &c);
+	if (rc) {
+		proto_wr_free(w);
+		return rc;
+	}
+	rc = qfs_call_add(c, daemon, op, true, w, 0, 0);
+	if (rc >= 0) {
+		qfs_call_set_need(c, 1);
+		q->t->ops->submit(q->t, c);
+		qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
+		rpc = qfs_call_result(c, 0);
+		rc = qfs_scan_rpc_err(rpc);
+	}
+	if (rc < 0) {
+		qfs_call_put(c);
+		return rc;
+	}
+	*cp = c;
+	*rpcp = rpc;
+	return 0;
+}
+
 /* SCAN one page starting after cur->key (or from the start when @first). */
 static int qfs_scan_fetch(struct qfs_scan_cur *cur, bool first)
 {
@@ -74,21 +103,11 @@ static int qfs_scan_fetch(struct qfs_scan_cur *cur, bool first)
 		sq.flags |= PROTO_SCAN_BUCKETS;
 		sq.buckets = cur->buckets;
 	}
-	rc = qfs_call_new(1, deadline, qfs_accept_reply, NULL, 0, &c);
-	if (rc)
-		return rc;
 	proto_wr_init(&w);
 	proto_encode_scan_req(&w, &sq);
-	rc = qfs_call_add(c, cur->daemon, cur->op, true, &w, 0, 0);
-	if (rc < 0)
-		goto out_put;
-	qfs_call_set_need(c, 1);
-	q->t->ops->submit(q->t, c);
-	qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
-	rpc = qfs_call_result(c, 0);
-	rc = qfs_scan_rpc_err(rpc);
+	rc = qfs_scan_one(q, cur->daemon, cur->op, &w, deadline, &c, &rpc);
 	if (rc)
-		goto out_put;
+		return rc;
 	cur->pages++;
 	qfs_call_put(cur->c);
 	cur->c = c;
@@ -105,19 +124,18 @@ static int qfs_scan_fetch(struct qfs_scan_cur *cur, bool first)
 			return -EBADMSG;
 	}
 	return qfs_scan_read(cur);
-out_put:
-	qfs_call_put(c);
-	return rc;
 }
 
-/* Start a cursor of @op (SCAN or PENDING_LIST) on daemon @daemon. */
+/* Start a cursor of @op (SCAN or PENDING_LIST) on daemon @daemon; @buckets
+ * (SCAN only, may be NULL) filters by DIGEST bucket. */
 static int qfs_cur_begin(struct qfs_quorum *q, int daemon, uint32_t page_max, uint8_t op,
-			 struct qfs_scan_cur *cur)
+			 const uint8_t *buckets, struct qfs_scan_cur *cur)
 {
 	memset(cur, 0, sizeof(*cur));
 	cur->q = q;
 	cur->daemon = daemon;
 	cur->op = op;
+	cur->buckets = buckets;
 	if (page_max < 1 || page_max > PROTO_LIST_MAX_ENTRIES)
 		page_max = PROTO_LIST_MAX_ENTRIES;
 	cur->page_max = page_max;
@@ -127,28 +145,20 @@ static int qfs_cur_begin(struct qfs_quorum *q, int daemon, uint32_t page_max, ui
 int qfs_scan_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
 		   struct qfs_scan_cur *cur)
 {
-	return qfs_cur_begin(q, daemon, page_max, PROTO_OP_SCAN, cur);
+	return qfs_cur_begin(q, daemon, page_max, PROTO_OP_SCAN, NULL, cur);
 }
 
 int qfs_scan_begin_buckets(struct qfs_quorum *q, int daemon, uint32_t page_max,
 			   const uint8_t *buckets, struct qfs_scan_cur *cur)
 {
-	memset(cur, 0, sizeof(*cur));
-	cur->q = q;
-	cur->daemon = daemon;
-	cur->op = PROTO_OP_SCAN;
-	cur->buckets = buckets;
-	if (page_max < 1 || page_max > PROTO_LIST_MAX_ENTRIES)
-		page_max = PROTO_LIST_MAX_ENTRIES;
-	cur->page_max = page_max;
-	return qfs_scan_fetch(cur, true);
+	return qfs_cur_begin(q, daemon, page_max, PROTO_OP_SCAN, buckets, cur);
 }
 
 int qfs_pending_begin(struct qfs_quorum *q, int daemon, uint32_t page_max,
 		      struct qfs_scan_cur *cur)
 {
 	/* PENDING_LIST has the request layout of SCAN */
-	return qfs_cur_begin(q, daemon, page_max, PROTO_OP_PENDING_LIST, cur);
+	return qfs_cur_begin(q, daemon, page_max, PROTO_OP_PENDING_LIST, NULL, cur);
 }
 
 int qfs_scan_advance(struct qfs_scan_cur *cur)

@@ -98,6 +98,17 @@ unsigned qfs_scan_nreplicas(const struct qfs_quorum *q);
 /* The N replicas of @key in preference order into @out[max]; returns how many. */
 int qfs_scan_place(const struct qfs_quorum *q, const struct proto_key *key, int *out, int max);
 
+struct qfs_call;
+struct qfs_rpc;
+
+/*
+ * One request @op with ARGS @w (taken over) to @daemon, waited for until
+ * @deadline. 0 with the call in *@cp (the caller puts it) and its answer,
+ * status OK, in *@rpcp; or -errno (qfs_scan_rpc_err) with nothing to put.
+ */
+int qfs_scan_one(struct qfs_quorum *q, int daemon, uint8_t op, struct proto_wr *w,
+		 uint64_t deadline, struct qfs_call **cp, const struct qfs_rpc **rpcp);
+
 /*
  * Copy record @key as daemon @from holds it to each daemon of @to[nto]:
  * GET the whole record from @from (checking every block; skipped for an
