@@ -27,20 +27,6 @@ MIB=$((1024 * 1024))
 # fsck ARGS...: run fsck.quorumfs ARGS CONFIG; exit code in $FRC, output in $FOUT
 FRC=0
 FOUT=""
-fsck() {
-	FRC=0
-	FOUT=$(tmo 60 "$QFS_BIN/fsck.quorumfs" --no-progress "$@" "$IT_CONF" 2>&1) || FRC=$?
-}
-# jval NAME: the integer field NAME of the JSON report in $FOUT
-jval() { printf '%s\n' "$FOUT" | sed -n "s/^ *\"$1\": *\([0-9]*\).*/\1/p" | head -n 1; }
-# fsck_expect CODE ARGS...: fsck must exit CODE
-fsck_expect() {
-	local want=$1
-	shift
-	fsck "$@"
-	[ "$FRC" = "$want" ] || it_fail "fsck.quorumfs $*: expected exit $want, got $FRC: $(printf '%s' "$FOUT" | tail -n 30)"
-	it_log "ok: fsck.quorumfs $* exits $want"
-}
 
 # ---- 1. files with every daemon up ----
 it_make_file "$IT_WORK/big_old" $((MIB + 5)) 1

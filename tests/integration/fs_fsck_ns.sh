@@ -30,17 +30,6 @@ SETTLE=6 # fsck leaves records younger than 5 s alone
 
 FRC=0
 FOUT=""
-fsck() {
-	FRC=0
-	FOUT=$(tmo 60 "$QFS_BIN/fsck.quorumfs" --no-progress "$@" "$IT_CONF" 2>&1) || FRC=$?
-}
-fsck_expect() {
-	local want=$1
-	shift
-	fsck "$@"
-	[ "$FRC" = "$want" ] || it_fail "fsck.quorumfs $*: expected exit $want, got $FRC: $(printf '%s' "$FOUT" | tail -n 40)"
-	it_log "ok: fsck.quorumfs $* exits $want"
-}
 # nsval NAME: integer NAME of the "namespace" object of the JSON in $FOUT
 nsval() {
 	printf '%s\n' "$FOUT" | sed -n '/"namespace"/,/}/p' |

@@ -32,11 +32,6 @@ PLOG=$IT_WORK/plain-mount.log
 
 FRC=0
 FOUT=""
-fsck() {
-	FRC=0
-	FOUT=$(tmo 60 "$QFS_BIN/fsck.quorumfs" --no-progress "$@" "$IT_CONF" 2>&1) || FRC=$?
-}
-jval() { printf '%s\n' "$FOUT" | sed -n "s/^ *\"$1\": *\([0-9]*\).*/\1/p" | head -n 1; }
 
 for i in $(seq 1 "$NFILES"); do
 	it_make_file "$IT_WORK/data$i" $((64 * 1024 + i * 977)) "$i"

@@ -27,11 +27,6 @@ MLOG=$IT_WORK/heal-mount.log
 
 FRC=0
 FOUT=""
-fsck() {
-	FRC=0
-	FOUT=$(tmo 60 "$QFS_BIN/fsck.quorumfs" --no-progress "$@" "$IT_CONF" 2>&1) || FRC=$?
-}
-jval() { printf '%s\n' "$FOUT" | sed -n "s/^ *\"$1\": *\([0-9]*\).*/\1/p" | head -n 1; }
 
 # outage DIR: pause c, write into $M/DIR, delete one file, resume c.
 outage() {

@@ -30,19 +30,6 @@ M=$IT_MNT
 
 FRC=0
 FOUT=""
-fsck() {
-	FRC=0
-	FOUT=$(tmo 120 "$QFS_BIN/fsck.quorumfs" --no-progress "$@" "$IT_CONF" 2>&1) || FRC=$?
-}
-# jval NAME: the first integer field NAME of the JSON report in $FOUT
-jval() { printf '%s\n' "$FOUT" | sed -n "s/^ *\"$1\": *\([0-9]*\).*/\1/p" | head -n 1; }
-fsck_expect() {
-	local want=$1
-	shift
-	fsck "$@"
-	[ "$FRC" = "$want" ] || it_fail "fsck.quorumfs $*: expected exit $want, got $FRC: $(printf '%s' "$FOUT" | tail -n 20)"
-	it_log "ok: fsck.quorumfs $* exits $want"
-}
 now_ms() { date +%s%3N; }
 
 # ---- 1. a healthy cluster with some keys ----

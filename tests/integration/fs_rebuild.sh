@@ -74,10 +74,6 @@ status_field() {
 
 FRC=0
 FOUT=""
-fsck() {
-	FRC=0
-	FOUT=$(tmo 60 "$QFS_BIN/fsck.quorumfs" --no-progress "$@" "$IT_CONF" 2>&1) || FRC=$?
-}
 
 # ---- 1. files ----
 it_mount "$M"

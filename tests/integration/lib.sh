@@ -577,3 +577,29 @@ it_make_file() {
 		}' "$size" "$seed" >"$path"
 	[ "$(stat -c %s "$path")" -eq "$size" ] || it_fail "cannot make a $size-byte file at $path"
 }
+
+# ---- fsck.quorumfs -----------------------------------------------------------
+
+# fsck ARGS...: run fsck.quorumfs on the cluster (bounded); exit code in FRC,
+# stdout and stderr in FOUT. IT_FSCK_ARGS go first (e.g. --json).
+fsck() {
+	FRC=0
+	# shellcheck disable=SC2086
+	FOUT=$(tmo 120 "$QFS_BIN/fsck.quorumfs" --no-progress ${IT_FSCK_ARGS:-} "$@" "$IT_CONF" 2>&1) ||
+		FRC=$?
+}
+
+# jval NAME: the first integer field NAME of the JSON report in $FOUT
+jval() { printf '%s\n' "$FOUT" | sed -n "s/^ *\"$1\": *\([0-9]*\).*/\1/p" | head -n 1; }
+
+# fsck_expect CODE ARGS...: fsck must exit CODE; a test may define
+# fsck_note to add figures of the report to the log line.
+fsck_expect() {
+	local want=$1 note=""
+	shift
+	fsck "$@"
+	[ "$FRC" = "$want" ] ||
+		it_fail "fsck.quorumfs $*: expected exit $want, got $FRC: $(printf '%s' "$FOUT" | tail -n 40)"
+	declare -F fsck_note >/dev/null && note=" ($(fsck_note))"
+	it_log "ok: fsck.quorumfs $* exits $want$note"
+}
