@@ -51,45 +51,67 @@ static int dirent_read(struct qfs_fs *fs, uint64_t dir, const char *name,
 	return rc;
 }
 
-static struct qfs_negent *neg_slot(struct qfs_fs *fs, uint64_t parent, const char *name)
+static struct qfs_lookup_memo *memo_slot(struct qfs_fs *fs, uint64_t parent, const char *name)
 {
 	uint64_t h = proto_name_hash63(name, strlen(name)) ^ (parent * 0x9e3779b97f4a7c15ULL);
 
-	return &fs->neg[h % QFS_NEG_SLOTS];
+	return &fs->memo[h % QFS_MEMO_SLOTS];
 }
 
-/* Remember that @name is absent from @parent (tombstone version @replaced). */
-static void neg_put(struct qfs_fs *fs, uint64_t parent, const char *name,
-		    const struct proto_version *replaced)
+/* Remember what a lookup found for @name in @parent: the entry @d when
+ * @live, else the tombstone version @replaced (zero when never written). */
+static void memo_put(struct qfs_fs *fs, uint64_t parent, const char *name, bool live,
+		    const struct proto_dirent *d, const struct proto_version *replaced)
 {
-	struct qfs_negent *n;
+	struct qfs_lookup_memo *n;
 
 	pthread_mutex_lock(&fs->icache_lock);
-	n = neg_slot(fs, parent, name);
+	n = memo_slot(fs, parent, name);
 	n->parent = parent;
 	n->at_ns = qfs_now_ns();
+	n->live = live;
+	n->ino = live ? d->ino : 0;
+	n->type = live ? d->type : 0;
 	n->replaced = *replaced;
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	pthread_mutex_unlock(&fs->icache_lock);
 }
 
-/* Take a fresh "absent" answer for @name, if a lookup just gave one. */
-static bool neg_take(struct qfs_fs *fs, uint64_t parent, const char *name,
-		     struct proto_version *replaced)
+/* Take a fresh answer for @name of the kind @live, if a lookup just gave
+ * one: its tombstone version (absent) or its entry (present). Any answer
+ * for the name is forgotten. */
+static bool memo_take(struct qfs_fs *fs, uint64_t parent, const char *name, bool live,
+		     struct proto_dirent *d, struct proto_version *replaced)
 {
-	struct qfs_negent *n;
+	struct qfs_lookup_memo *n;
 	bool hit = false;
 
 	pthread_mutex_lock(&fs->icache_lock);
-	n = neg_slot(fs, parent, name);
-	if (n->parent == parent && !strcmp(n->name, name) &&
-	    qfs_now_ns() - n->at_ns < QFS_NEG_TTL_NS) {
-		*replaced = n->replaced;
+	n = memo_slot(fs, parent, name);
+	if (n->parent == parent && n->live == live && !strcmp(n->name, name) &&
+	    qfs_now_ns() - n->at_ns < QFS_MEMO_TTL_NS) {
+		if (live) {
+			memset(d, 0, sizeof(*d));
+			d->ino = n->ino;
+			d->type = n->type;
+		} else {
+			*replaced = n->replaced;
+		}
 		hit = true;
 	}
-	n->parent = 0;
+	if (n->parent == parent && !strcmp(n->name, name))
+		n->parent = 0;
 	pthread_mutex_unlock(&fs->icache_lock);
 	return hit;
+}
+
+/* Any namespace change of @name in @parent by this client: forget what a
+ * lookup said about it. */
+static void memo_forget(struct qfs_fs *fs, uint64_t parent, const char *name)
+{
+	struct proto_dirent d;
+
+	memo_take(fs, parent, name, false, &d, &(struct proto_version){ 0 });
 }
 
 static void batch_dirent(struct qfs_fs *fs, struct qfs_batch *b, uint64_t dir,
@@ -103,7 +125,7 @@ static void batch_dirent(struct qfs_fs *fs, struct qfs_batch *b, uint64_t dir,
 		b->err = -EINVAL;
 		return;
 	}
-	neg_take(fs, dir, name, &(struct proto_version){ 0 }); /* the name exists now */
+	memo_forget(fs, dir, name); /* the name exists now */
 	proto_wr_init(&w);
 	proto_dirent_encode(&w, &d);
 	if (w.bad)
@@ -118,6 +140,7 @@ static void batch_dirent_remove(struct qfs_fs *fs, struct qfs_batch *b, uint64_t
 {
 	struct proto_key key;
 
+	memo_forget(fs, dir, name); /* the name is going */
 	if (proto_key_dirent(&key, dir, name, strlen(name)) < 0)
 		b->err = -EINVAL;
 	else
@@ -179,8 +202,8 @@ int qfs_lookup(struct qfs_fs *fs, uint64_t parent, const char *name, struct qfs_
 	if (rc < 0)
 		return rc;
 	rc = dirent_read(fs, parent, name, &d, &ver);
-	if (rc == -ENOENT)
-		neg_put(fs, parent, name, &ver);
+	if (rc == 0 || rc == -ENOENT)
+		memo_put(fs, parent, name, rc == 0, &d, &ver);
 	if (rc < 0)
 		return rc;
 	return qfs_getattr(fs, d.ino, a);
@@ -211,8 +234,9 @@ static int create_node(struct qfs_fs *fs, uint64_t parent, const char *name, uin
 	/* The kernel looked the name up just before: trust that answer for a
 	 * moment rather than ask again (a racing creator on another client is
 	 * the cross-client race docs/consistency.md already describes). */
-	rc = neg_take(fs, parent, name, &replaced) ? -ENOENT
-						    : dirent_read(fs, parent, name, &d, &replaced);
+	rc = memo_take(fs, parent, name, false, &d, &replaced)
+		     ? -ENOENT
+		     : dirent_read(fs, parent, name, &d, &replaced);
 	if (rc == 0) {
 		/* O_CREAT without O_EXCL opens an existing file. */
 		if (excl || !S_ISREG(mode))
@@ -374,19 +398,19 @@ static int delete_xattr_entry(void *arg, const struct proto_entry *e)
 }
 
 /*
- * Free the chunks of a deleted inode: tombstones in batches that are in
- * flight together. Best effort: a chunk that cannot be tombstoned now is
- * garbage for fsck to collect, not a reason to fail the unlink whose name
- * is already gone. Returns how many could not be freed.
+ * Free chunks [@from, @nchunks) of a deleted inode: tombstones in batches
+ * that are in flight together. Best effort: a chunk that cannot be
+ * tombstoned now is garbage for fsck to collect, not a reason to fail the
+ * unlink whose name is already gone. Returns how many could not be freed.
  */
-static uint64_t free_chunks(struct qfs_fs *fs, uint64_t ino, uint64_t nchunks)
+static uint64_t free_chunks(struct qfs_fs *fs, uint64_t ino, uint64_t from, uint64_t nchunks)
 {
 	struct qfs_batch b;
 	struct proto_key key;
 	uint64_t failed = 0;
 
 	qfs_batch_init(&b);
-	for (uint64_t k = 0; k < nchunks; k++) {
+	for (uint64_t k = from; k < nchunks; k++) {
 		proto_key_chunk(&key, ino, k);
 		qfs_batch_add(fs, &b, &key, true, NULL, 0);
 		if (b.n == QFS_PUT_MANY_MAX || k + 1 == nchunks) {
@@ -406,13 +430,18 @@ static uint64_t free_chunks(struct qfs_fs *fs, uint64_t ino, uint64_t nchunks)
 /*
  * Delete inode @ino as last read (@inode, @xattrs as qfs_icache_xattrs
  * says: -1 unknown, 0 none): its deletion register and the tombstones of its
- * chunks go out together in one round trip; its xattrs are looked for only
- * when it may have some.
+ * first chunks go out together in one round trip (a small file's only
+ * one); if that batch fails, the register is sent again alone, since only
+ * it decides the outcome. Its xattrs are looked for only when it may have
+ * some.
  */
 static int delete_known(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
 			int xattrs)
 {
+	uint64_t nchunks = (inode->size + fs->chunk_size - 1) / fs->chunk_size;
+	uint64_t along = nchunks < QFS_PUT_MANY_MAX - 1 ? nchunks : QFS_PUT_MANY_MAX - 1;
 	struct proto_inode del;
+	struct proto_key key;
 	struct qfs_batch b;
 	bool more;
 	int rc;
@@ -421,12 +450,21 @@ static int delete_known(struct qfs_fs *fs, uint64_t ino, const struct proto_inod
 	del.del_ver = qfs_quorum_version(fs->q);
 	qfs_batch_init(&b);
 	qfs_batch_add_inode(&b, ino, &del);
+	for (uint64_t k = 0; k < along; k++) {
+		proto_key_chunk(&key, ino, k);
+		qfs_batch_add(fs, &b, &key, true, NULL, 0);
+	}
 	rc = qfs_batch_run(fs, &b);
+	if (rc < 0 && along > 0) {
+		along = 0; /* free them below, best effort */
+		qfs_batch_add_inode(&b, ino, &del);
+		rc = qfs_batch_run(fs, &b);
+	}
 	qfs_icache_drop(fs, ino);
 	if (rc < 0)
 		return rc;
 	/* Chunks of older epochs past EOF are left to fsck's collection. */
-	free_chunks(fs, ino, (inode->size + fs->chunk_size - 1) / fs->chunk_size);
+	free_chunks(fs, ino, along, nchunks);
 	if (xattrs != 0 && qfs_quorum_list(fs->q, ino, PROTO_KIND_XATTR, NULL, 0, false, 0,
 					   delete_xattr_entry, fs, &more) < 0)
 		qlog_warn("inode %016llx deleted; its xattrs are left for fsck",
@@ -489,7 +527,10 @@ int qfs_unlink(struct qfs_fs *fs, uint64_t parent, const char *name, bool *last,
 	if (fs->read_only)
 		return -EROFS;
 	*last = false;
-	rc = dirent_read(fs, parent, name, &d, &ver);
+	/* The kernel looked the name up just before: trust that answer for a
+	 * moment, as create does. */
+	rc = memo_take(fs, parent, name, true, &d, &ver) ? 0
+							 : dirent_read(fs, parent, name, &d, &ver);
 	if (rc < 0)
 		return rc;
 	if (d.type == DT_DIR)

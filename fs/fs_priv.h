@@ -81,17 +81,21 @@ struct qfs_icache_ent {
 	struct proto_inode inode;
 };
 
-/* A name a lookup just found absent: create reuses the answer instead of
- * asking again (the kernel always looks a name up right before creating it). */
-struct qfs_negent {
+/* What a lookup just found for a name: create reuses an "absent" answer and
+ * unlink a "present" one instead of asking again (the kernel looks a name up
+ * right before creating or removing it). Taken once, then forgotten. */
+struct qfs_lookup_memo {
 	uint64_t parent; /* 0: empty */
 	uint64_t at_ns;
+	bool live;	 /* present: ino and type; absent: replaced */
+	uint64_t ino;
+	uint8_t type;	 /* DT_* */
 	struct proto_version replaced; /* tombstone version, or zero */
 	char name[PROTO_NAME_MAX + 1];
 };
 
-#define QFS_NEG_SLOTS 64
-#define QFS_NEG_TTL_NS 100000000ull /* 100 ms: a lookup-then-create, not a cache */
+#define QFS_MEMO_SLOTS 64
+#define QFS_MEMO_TTL_NS 100000000ull /* 100 ms: a lookup-then-create/unlink, not a cache */
 
 #define QFS_ICACHE_SLOTS 512
 #define QFS_ICACHE_TTL_NS 1000000000ull /* trusted this long (as attr_timeout) */
@@ -105,9 +109,9 @@ struct qfs_fs {
 	pthread_mutex_t open_lock; /* the open table, refs, unlinked */
 	struct qfs_open_inode *open[QFS_OPEN_BUCKETS];
 
-	pthread_mutex_t icache_lock; /* icache and neg; a leaf lock */
+	pthread_mutex_t icache_lock; /* icache and memo; a leaf lock */
 	struct qfs_icache_ent *icache;
-	struct qfs_negent neg[QFS_NEG_SLOTS];
+	struct qfs_lookup_memo memo[QFS_MEMO_SLOTS];
 };
 
 /* ---- fs/inode.c ---- */

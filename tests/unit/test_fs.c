@@ -366,6 +366,79 @@ static void test_fs_namespace_basics(void **state)
 			 -EINVAL);
 }
 
+/* GET requests all replicas received since the last reset. */
+static unsigned gets(struct fx *f)
+{
+	return sim_count(f->s, 0, PROTO_OP_GET) + sim_count(f->s, 1, PROTO_OP_GET) +
+	       sim_count(f->s, 2, PROTO_OP_GET);
+}
+
+/* unlink reuses the answer of the lookup just before it (one read fewer),
+ * but never one that a namespace change of this client made stale. */
+static void test_fs_unlink_after_lookup(void **state)
+{
+	struct fx *f = *state;
+	struct qfs_file *fh;
+	struct qfs_attr a;
+	uint64_t ino, ino2, gone, replaced;
+	unsigned cold, warm;
+	struct proto_key key;
+	struct proto_meta meta;
+	uint8_t *val;
+	int tombs = 0;
+	bool last;
+
+	fh = create_file(f->fs[0], "u1", &ino);
+	assert_int_equal(qfs_file_release(fh), 0);
+	fh = create_file(f->fs[0], "u2", &ino2);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	/* without a lookup first, then right after one */
+	sim_reset_counts(f->s);
+	assert_int_equal(qfs_unlink(f->fs[0], PROTO_ROOT_INO, "u1", &last, &gone), 0);
+	cold = gets(f);
+	assert_true(last);
+	assert_true(gone == ino);
+	assert_int_equal(qfs_lookup(f->fs[0], PROTO_ROOT_INO, "u2", &a), 0);
+	sim_reset_counts(f->s);
+	assert_int_equal(qfs_unlink(f->fs[0], PROTO_ROOT_INO, "u2", &last, &gone), 0);
+	warm = gets(f);
+	assert_true(gone == ino2);
+	assert_true(warm < cold);
+	assert_int_equal(qfs_lookup(f->fs[1], PROTO_ROOT_INO, "u2", &a), -ENOENT);
+	assert_int_equal(qfs_getattr(f->fs[1], ino2, &a), -ENOENT);
+
+	/* a rename by this client between the lookup and the unlink */
+	fh = create_file(f->fs[0], "u3", &ino);
+	write_all(fh, (const uint8_t *)"some bytes", 10, 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+	assert_int_equal(qfs_lookup(f->fs[0], PROTO_ROOT_INO, "u3", &a), 0);
+	assert_int_equal(qfs_rename(f->fs[0], PROTO_ROOT_INO, "u3", PROTO_ROOT_INO, "u4", 0,
+				    &replaced), 0);
+	assert_int_equal(qfs_unlink(f->fs[0], PROTO_ROOT_INO, "u3", &last, &gone), -ENOENT);
+	assert_int_equal(qfs_lookup(f->fs[1], PROTO_ROOT_INO, "u4", &a), 0);
+	assert_true(a.ino == ino);
+
+	/* a lookup that found the name absent is no reason to unlink it */
+	assert_int_equal(qfs_lookup(f->fs[0], PROTO_ROOT_INO, "u5", &a), -ENOENT);
+	assert_int_equal(qfs_unlink(f->fs[0], PROTO_ROOT_INO, "u5", &last, &gone), -ENOENT);
+
+	/* a small file's chunk is freed with its inode */
+	assert_int_equal(qfs_lookup(f->fs[0], PROTO_ROOT_INO, "u4", &a), 0);
+	assert_int_equal(a.size, 10);
+	assert_int_equal(qfs_unlink(f->fs[0], PROTO_ROOT_INO, "u4", &last, &gone), 0);
+	assert_true(last);
+	assert_int_equal(qfs_getattr(f->fs[1], ino, &a), -ENOENT);
+	proto_key_chunk(&key, ino, 0);
+	for (int i = 0; i < 3; i++) {
+		if (sim_get(f->s, i, &key, &meta, &val) == 0) {
+			tombs += (meta.flags & PROTO_REC_TOMBSTONE) != 0;
+			free(val);
+		}
+	}
+	assert_true(tombs >= 2);
+}
+
 /* A read whose second chunk fails must fail whole: FUSE would take a short
  * count for the end of the file and silently truncate it. */
 static void test_fs_read_error_is_never_short(void **state)
@@ -411,6 +484,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_small_writes_patch_and_append, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fs_namespace_basics, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_unlink_after_lookup, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fs_read_error_is_never_short, fx_setup,
 						fx_teardown),
 	};
