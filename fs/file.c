@@ -11,6 +11,18 @@
  * truncate that cut them are rewritten whole (read-modify-write), the only
  * case that reads before it writes. Size and mtime go to the inode at flush.
  *
+ * Reads keep the last chunk read whole in a cache per open inode. A reader
+ * that goes on sequentially (three reads in a row, each within 1 MiB of
+ * where the previous one ended: the kernel sends its readahead out of
+ * order) also gets the next QFS_RA_WINDOW chunks read in the background
+ * with the same quorum read (qfs_quorum_get_begin); a read of such a chunk
+ * waits for it and takes its buffer as the cache. Fetched-ahead chunks are
+ * dropped on a read elsewhere, on any write, truncate or fallocate of the
+ * inode (before it changes anything), when an open finds the inode changed,
+ * and at the last release, so a read never sees bytes older than this
+ * client's own writes; another client's writes are seen after the next
+ * open, as with the cache (close-to-open).
+ *
  * Locking: fs->open_lock guards the open table and reference counts;
  * oi->lock guards one open inode's state and is held across its network
  * I/O, so the writes of one inode in this client are applied in order.
@@ -27,6 +39,8 @@
 #include "proto/log.h"
 
 #define PATCH_RETRIES 8
+
+static void ra_drop_all(struct qfs_fs *fs, struct qfs_open_inode *oi);
 
 /* ---- the open-inode table ---- */
 
@@ -102,6 +116,13 @@ static bool open_unref(struct qfs_fs *fs, struct qfs_open_inode *oi)
 	pthread_mutex_unlock(&fs->open_lock);
 	if (!last)
 		return false;
+	ra_drop_all(fs, oi); /* nobody else can reach oi: no lock needed */
+	qlog_debug("release %016llx: readahead of the mount: %llu started, %llu used, "
+		   "%llu dropped, peak %llu bytes",
+		   (unsigned long long)oi->ino, (unsigned long long)atomic_load(&fs->ra_started),
+		   (unsigned long long)atomic_load(&fs->ra_used),
+		   (unsigned long long)atomic_load(&fs->ra_dropped),
+		   (unsigned long long)atomic_load(&fs->ra_peak));
 	pthread_mutex_destroy(&oi->lock);
 	free(oi->wb);
 	free(oi->rc);
@@ -165,10 +186,11 @@ static void vc_drop(struct qfs_open_inode *oi, uint64_t index)
 		v->valid = false;
 }
 
-static void caches_drop(struct qfs_open_inode *oi)
+static void caches_drop(struct qfs_fs *fs, struct qfs_open_inode *oi)
 {
 	memset(oi->vc, 0, sizeof(oi->vc));
 	oi->rc_valid = false;
+	ra_drop_all(fs, oi);
 }
 
 /* Current version, epoch and length of chunk @index: from the cache or a
@@ -205,6 +227,44 @@ static int chunk_state(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t in
 
 /* ---- reading ---- */
 
+/* Bytes [co, co + n) of a chunk into @dst, from @src holding chunk bytes
+ * [lo, hi): the overlap is copied, the rest zeroed. */
+static void copy_out(uint8_t *dst, uint32_t co, uint32_t n, const uint8_t *src, uint32_t lo,
+		     uint32_t hi)
+{
+	uint32_t a = lo > co ? lo : co;
+	uint32_t b = hi < co + n ? hi : co + n;
+
+	if (a >= b) {
+		memset(dst, 0, n);
+		return;
+	}
+	memset(dst, 0, a - co);
+	memcpy(dst + (a - co), src + (a - lo), b - a);
+	memset(dst + (b - co), 0, co + n - b);
+}
+
+/* Make @rec (a whole-chunk read of chunk @index, NULL when absent) the read
+ * cache: its buffer is taken, not copied, and clipped to the bytes a later
+ * truncate left valid. oi->lock held. */
+static void rc_install(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index,
+		       struct qfs_rec *rec)
+{
+	uint32_t len = 0, valid;
+
+	if (rec && rec->val && rec->off == 0 && !(rec->meta.flags & PROTO_REC_TOMBSTONE)) {
+		valid = qfs_inode_valid_len(fs, &oi->inode, index, rec->meta.epoch);
+		len = rec->val_len < valid ? rec->val_len : valid;
+		free(oi->rc);
+		oi->rc = rec->val;
+		rec->val = NULL;
+		rec->val_len = 0;
+	}
+	oi->rc_index = index;
+	oi->rc_len = len;
+	oi->rc_valid = true;
+}
+
 /*
  * Read bytes [co, co + n) of chunk @index into @dst: zeros for holes, for
  * bytes past the chunk's end and for bytes a later truncate cut off.
@@ -219,19 +279,25 @@ static int chunk_read(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t ind
 	int rc;
 
 	if (oi->rc_valid && oi->rc_index == index) {
-		memset(dst, 0, n);
-		if (co < oi->rc_len)
-			memcpy(dst, oi->rc + co, (co + n <= oi->rc_len ? n : oi->rc_len - co));
+		copy_out(dst, co, n, oi->rc, 0, oi->rc_len);
 		return 0;
 	}
 	proto_key_chunk(&key, oi->ino, index);
 	rc = qfs_quorum_get(fs->q, &key, whole ? 0 : co, whole ? PROTO_GET_WHOLE : n, &rec);
-	memset(dst, 0, n);
-	if (rc == -ENOENT)
+	if (rc == -ENOENT) {
+		memset(dst, 0, n);
 		return 0;
+	}
 	if (rc < 0)
 		return rc;
 	if (rec.meta.flags & PROTO_REC_TOMBSTONE) {
+		qfs_rec_free(&rec);
+		memset(dst, 0, n);
+		return 0;
+	}
+	if (whole && rec.off == 0) {
+		rc_install(fs, oi, index, &rec);
+		copy_out(dst, co, n, oi->rc, 0, oi->rc_len);
 		qfs_rec_free(&rec);
 		return 0;
 	}
@@ -240,25 +306,123 @@ static int chunk_read(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t ind
 	got_hi = rec.off + rec.val_len;
 	if (got_hi > valid)
 		got_hi = valid > got_lo ? valid : got_lo;
-	if (whole) {
-		if (!oi->rc)
-			oi->rc = malloc(fs->chunk_size);
-		if (oi->rc && got_lo == 0) {
-			memcpy(oi->rc, rec.val, got_hi);
-			oi->rc_len = got_hi;
-			oi->rc_index = index;
-			oi->rc_valid = true;
-		}
-	}
-	/* Copy the overlap of [got_lo, got_hi) and [co, co + n). */
-	if (got_hi > co && got_lo < co + n) {
-		uint32_t lo = got_lo > co ? got_lo : co;
-		uint32_t hi = got_hi < co + n ? got_hi : co + n;
-
-		memcpy(dst + (lo - co), rec.val + (lo - got_lo), hi - lo);
-	}
+	copy_out(dst, co, n, rec.val, got_lo, got_hi);
 	qfs_rec_free(&rec);
 	return 0;
+}
+
+/* ---- readahead (oi->lock held, or the last reference) ---- */
+
+static struct qfs_ra_slot *ra_find(struct qfs_open_inode *oi, uint64_t index)
+{
+	for (int i = 0; i < QFS_RA_WINDOW; i++)
+		if (oi->ra[i].op && oi->ra[i].index == index)
+			return &oi->ra[i];
+	return NULL;
+}
+
+/* Wait for the read of @s and free the slot; its result goes to @rec (NULL:
+ * dropped). Returns the read's result. */
+static int ra_end(struct qfs_fs *fs, struct qfs_ra_slot *s, struct qfs_rec *rec)
+{
+	int rc = qfs_quorum_get_end(fs->q, s->op, rec);
+
+	s->op = NULL;
+	atomic_fetch_sub(&fs->ra_bytes, s->charged);
+	s->charged = 0;
+	return rc;
+}
+
+static void ra_drop(struct qfs_fs *fs, struct qfs_ra_slot *s)
+{
+	if (!s->op)
+		return;
+	ra_end(fs, s, NULL);
+	atomic_fetch_add(&fs->ra_dropped, 1);
+}
+
+/* Forget every chunk fetched ahead (waits for reads in flight: their result
+ * may predate what the caller is about to change). */
+static void ra_drop_all(struct qfs_fs *fs, struct qfs_open_inode *oi)
+{
+	for (int i = 0; i < QFS_RA_WINDOW; i++)
+		ra_drop(fs, &oi->ra[i]);
+	oi->ra_run = 0;
+}
+
+/* Chunk @index fetched ahead: wait for it and make it the read cache.
+ * False when it was not fetched ahead or that read failed (the caller then
+ * reads it itself, with its own error). */
+static bool ra_take(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index)
+{
+	struct qfs_ra_slot *s = ra_find(oi, index);
+	struct qfs_rec rec;
+	int rc;
+
+	if (!s)
+		return false;
+	rc = ra_end(fs, s, &rec);
+	if (rc < 0 && rc != -ENOENT) {
+		atomic_fetch_add(&fs->ra_dropped, 1);
+		return false;
+	}
+	rc_install(fs, oi, index, rc == 0 ? &rec : NULL);
+	qfs_rec_free(&rec);
+	atomic_fetch_add(&fs->ra_used, 1);
+	return true;
+}
+
+/* Fetch chunks [first, first + QFS_RA_WINDOW) below EOF ahead, as far as
+ * free slots and the mount's budget allow; end those outside the window. */
+static void ra_schedule(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t first)
+{
+	uint64_t cs = fs->chunk_size, nchunks = (oi->size + cs - 1) / cs;
+	struct proto_key key;
+
+	for (int i = 0; i < QFS_RA_WINDOW; i++) {
+		struct qfs_ra_slot *s = &oi->ra[i];
+
+		if (s->op && (s->index < first || s->index >= first + QFS_RA_WINDOW))
+			ra_drop(fs, s);
+	}
+	for (uint64_t k = first; k < first + QFS_RA_WINDOW && k < nchunks; k++) {
+		struct qfs_ra_slot *s = NULL;
+		uint64_t now, peak;
+
+		if ((oi->rc_valid && oi->rc_index == k) || ra_find(oi, k))
+			continue;
+		for (int i = 0; i < QFS_RA_WINDOW && !s; i++)
+			if (!oi->ra[i].op)
+				s = &oi->ra[i];
+		if (!s)
+			return;
+		now = atomic_fetch_add(&fs->ra_bytes, cs) + cs;
+		if (now > QFS_RA_MOUNT_BYTES) {
+			atomic_fetch_sub(&fs->ra_bytes, cs);
+			return;
+		}
+		proto_key_chunk(&key, oi->ino, k);
+		if (qfs_quorum_get_begin(fs->q, &key, 0, PROTO_GET_WHOLE, &s->op) < 0) {
+			s->op = NULL;
+			atomic_fetch_sub(&fs->ra_bytes, cs);
+			return;
+		}
+		s->index = k;
+		s->charged = (uint32_t)cs;
+		atomic_fetch_add(&fs->ra_started, 1);
+		peak = atomic_load(&fs->ra_peak);
+		while (now > peak && !atomic_compare_exchange_weak(&fs->ra_peak, &peak, now))
+			;
+	}
+}
+
+void qfs_file_ra_stats(struct qfs_fs *fs, struct qfs_ra_stats *out)
+{
+	out->bytes = atomic_load(&fs->ra_bytes);
+	out->peak = atomic_load(&fs->ra_peak);
+	out->started = atomic_load(&fs->ra_started);
+	out->used = atomic_load(&fs->ra_used);
+	out->dropped = atomic_load(&fs->ra_dropped);
 }
 
 /* ---- writing ---- */
@@ -510,7 +674,7 @@ static int open_install(struct qfs_fs *fs, uint64_t ino, const struct proto_inod
 		   proto_version_cmp(&oi->inode.size_ver, &fresh->size_ver) != 0 ||
 		   proto_version_cmp(&oi->inode.mtime_ver, &fresh->mtime_ver) != 0;
 	if (*changed)
-		caches_drop(oi);
+		caches_drop(fs, oi);
 	proto_inode_merge(&oi->inode, fresh, &oi->inode);
 	oi->have_inode = true;
 	if (!oi->size_dirty || oi->size < oi->inode.size)
@@ -558,13 +722,18 @@ int qfs_file_open(struct qfs_fs *fs, uint64_t ino, unsigned flags, struct qfs_fi
 	return open_install(fs, ino, &fresh, flags, out, changed);
 }
 
+/* A read within this distance of where the previous one ended continues
+ * it: the kernel's readahead requests arrive out of order. */
+#define RA_SLACK (1024u * 1024)
+#define RA_RUN 3 /* reads in a row that make a sequential reader */
+
 ssize_t qfs_file_read(struct qfs_file *f, void *buf, size_t size, uint64_t off)
 {
 	struct qfs_fs *fs = f->fs;
 	struct qfs_open_inode *oi = f->oi;
 	uint32_t cs = fs->chunk_size;
 	size_t done = 0;
-	bool sequential;
+	bool whole, near;
 	int rc = 0;
 
 	pthread_mutex_lock(&oi->lock);
@@ -576,7 +745,15 @@ ssize_t qfs_file_read(struct qfs_file *f, void *buf, size_t size, uint64_t off)
 		goto out;
 	if (size > oi->size - off)
 		size = (size_t)(oi->size - off);
-	sequential = off == oi->last_read_end && off != 0;
+	near = oi->ra_run && off + RA_SLACK >= oi->last_read_end &&
+	       off <= oi->last_read_end + RA_SLACK;
+	if (near) {
+		oi->ra_run++;
+	} else {
+		ra_drop_all(fs, oi); /* a reader elsewhere: nothing ahead is wanted */
+		oi->ra_run = 1;
+	}
+	whole = (oi->ra_run >= 2 && off == oi->last_read_end) || oi->ra_run >= RA_RUN;
 	while (done < size) {
 		uint64_t pos = off + done;
 		uint64_t index = pos / cs;
@@ -585,13 +762,16 @@ ssize_t qfs_file_read(struct qfs_file *f, void *buf, size_t size, uint64_t off)
 
 		if (n > size - done)
 			n = (uint32_t)(size - done);
-		rc = chunk_read(fs, oi, index, co, n, (uint8_t *)buf + done,
-				sequential || n >= cs / 2);
+		if (!(oi->rc_valid && oi->rc_index == index))
+			ra_take(fs, oi, index);
+		rc = chunk_read(fs, oi, index, co, n, (uint8_t *)buf + done, whole || n >= cs / 2);
 		if (rc < 0)
 			break;
 		done += n;
 	}
 	oi->last_read_end = off + done;
+	if (rc == 0 && oi->ra_run >= RA_RUN)
+		ra_schedule(fs, oi, (off + done - 1) / cs + 1);
 out:
 	pthread_mutex_unlock(&oi->lock);
 	/* never a short count: FUSE takes a short read for the end of the file,
@@ -610,6 +790,7 @@ ssize_t qfs_file_write(struct qfs_file *f, const void *buf, size_t size, uint64_
 	if (fs->read_only)
 		return -EROFS;
 	pthread_mutex_lock(&oi->lock);
+	ra_drop_all(fs, oi);
 	rc = write_killpriv(fs, oi);
 	if (rc < 0)
 		goto out;
@@ -664,9 +845,12 @@ ssize_t qfs_file_write(struct qfs_file *f, const void *buf, size_t size, uint64_
 				break;
 		}
 	}
+	/* O_DIRECT: the data is on W replicas before we return, and so is a
+	 * size it grew to; an mtime alone waits for flush, as buffered writes
+	 * do (it was one more round trip on every 4 KiB write). */
 	if (rc == 0 && (f->flags & QFS_O_DIRECT)) {
 		rc = wb_flush(fs, oi);
-		if (rc == 0)
+		if (rc == 0 && oi->size > oi->inode.size)
 			rc = inode_flush(fs, oi);
 	}
 out:
@@ -762,6 +946,7 @@ int qfs_file_truncate(struct qfs_fs *fs, uint64_t ino, struct qfs_open_inode *oi
 	if (!oi)
 		return -ENOMEM;
 	pthread_mutex_lock(&oi->lock);
+	ra_drop_all(fs, oi);
 	rc = wb_flush(fs, oi);
 	if (rc == 0)
 		rc = inode_flush(fs, oi);
@@ -808,7 +993,7 @@ int qfs_file_truncate(struct qfs_fs *fs, uint64_t ino, struct qfs_open_inode *oi
 	proto_inode_merge(&oi->inode, &upd, &oi->inode);
 	oi->size = size;
 	oi->size_dirty = false;
-	caches_drop(oi);
+	caches_drop(fs, oi);
 out:
 	pthread_mutex_unlock(&oi->lock);
 	if (own)
@@ -868,6 +1053,7 @@ int qfs_file_fallocate(struct qfs_file *f, unsigned mode, uint64_t off, uint64_t
 		return -EROFS;
 	end = off + len;
 	pthread_mutex_lock(&oi->lock);
+	ra_drop_all(fs, oi);
 	rc = wb_flush(fs, oi);
 	if (rc < 0)
 		goto out;

@@ -5,13 +5,15 @@
  * struct qfs_fs holds the quorum connection, the superblock and the table of
  * open inodes. An open inode (struct qfs_open_inode) is shared by every
  * handle of it in this client: it keeps the inode as last read, the write
- * buffer of one chunk, a cache of the last chunk read whole, and the versions of the
+ * buffer of one chunk, a cache of the last chunk read whole, the chunks a
+ * sequential reader fetches ahead (readahead), and the versions of the
  * chunks it wrote last.
  */
 #ifndef QFS_FS_FS_PRIV_H
 #define QFS_FS_FS_PRIV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "fs/fs.h"
 #include "proto/record.h"
@@ -20,6 +22,32 @@
 
 #define QFS_VC_SLOTS 64
 #define QFS_WB_INFLIGHT 4 /* chunks a sequential writer keeps in flight */
+
+/*
+ * Readahead (file.c): a reader of an open inode that goes on sequentially
+ * gets the next QFS_RA_WINDOW chunks fetched in the background, each a
+ * whole-chunk quorum read (qfs_quorum_get_begin). Memory: at most
+ * QFS_RA_WINDOW chunks per open inode and QFS_RA_MOUNT_BYTES per mount, in
+ * flight or fetched and not yet read; a chunk that does not fit is simply
+ * not fetched ahead.
+ */
+#define QFS_RA_WINDOW 4
+#define QFS_RA_MOUNT_BYTES (16u << 20)
+
+struct qfs_ra_slot {
+	struct qfs_get_op *op; /* NULL: free */
+	uint64_t index;	       /* chunk being fetched */
+	uint32_t charged;      /* bytes counted in fs->ra_bytes */
+};
+
+/* Readahead counters of a mount (qfs_file_ra_stats). */
+struct qfs_ra_stats {
+	uint64_t bytes;	  /* charged now: in flight or fetched, not yet read */
+	uint64_t peak;	  /* most ever charged at once */
+	uint64_t started; /* chunk reads started ahead */
+	uint64_t used;	  /* of those, the ones a read then consumed */
+	uint64_t dropped; /* ended unused: random access, write, truncate, close */
+};
 
 struct qfs_chunk_ver {
 	bool valid;
@@ -52,6 +80,8 @@ struct qfs_open_inode {
 	uint32_t rc_len;
 	bool rc_valid;
 	uint64_t last_read_end;	      /* sequential detection */
+	unsigned ra_run;	      /* reads in a row near the previous one */
+	struct qfs_ra_slot ra[QFS_RA_WINDOW]; /* chunks fetched ahead */
 
 	/* whole-chunk PUTs of a sequential writer still in flight, oldest first */
 	struct qfs_put_op *inflight[QFS_WB_INFLIGHT];
@@ -112,6 +142,9 @@ struct qfs_fs {
 	pthread_mutex_t icache_lock; /* icache and memo; a leaf lock */
 	struct qfs_icache_ent *icache;
 	struct qfs_lookup_memo memo[QFS_MEMO_SLOTS];
+
+	/* readahead of every open inode (file.c): atomics, no lock */
+	atomic_uint_fast64_t ra_bytes, ra_peak, ra_started, ra_used, ra_dropped;
 };
 
 /* ---- fs/inode.c ---- */
@@ -180,13 +213,15 @@ void qfs_open_put(struct qfs_fs *fs, struct qfs_open_inode *oi);
 /* Open a file this client just created from @inode (no quorum read). */
 int qfs_file_open_new(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
 		      unsigned flags, struct qfs_file **out);
-/* Truncate @ino to @size (O(1): new epoch when shrinking). */
+/* The mount's readahead counters (tests, debugging). */
+void qfs_file_ra_stats(struct qfs_fs *fs, struct qfs_ra_stats *out);
 /* file_sync.c: note a write of chunk @index (oi->lock held), and fsync's
  * SYNC with re-established writes after a daemon restart (no lock held;
  * 0 or -EIO). */
 void qfs_sync_note(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index);
 int qfs_file_sync_oi(struct qfs_fs *fs, struct qfs_open_inode *oi);
 
+/* Truncate @ino to @size (O(1): new epoch when shrinking). */
 int qfs_file_truncate(struct qfs_fs *fs, uint64_t ino, struct qfs_open_inode *oi,
 		      uint64_t size);
 

@@ -157,6 +157,20 @@ int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t o
 		   uint32_t len, struct qfs_rec *out);
 
 /*
+ * qfs_quorum_get() in flight (readahead): begin starts it in the background
+ * (the key is copied) and returns 0 or -errno (-EAGAIN: no thread); end
+ * waits for it, gives its result as qfs_quorum_get() would (into @out, or
+ * freed when @out is NULL) and frees the op. The read is the synchronous
+ * one, deadline and read-repair included. Every begun op must be ended,
+ * before qfs_quorum_close(). done tells whether end would return at once.
+ */
+struct qfs_get_op;
+int qfs_quorum_get_begin(struct qfs_quorum *q, const struct proto_key *key, uint32_t off,
+			 uint32_t len, struct qfs_get_op **op);
+bool qfs_quorum_get_done(struct qfs_get_op *op);
+int qfs_quorum_get_end(struct qfs_quorum *q, struct qfs_get_op *op, struct qfs_rec *out);
+
+/*
  * Conditional range write into a chunk: replicas at @base become @ver with
  * @data at @off. Replicas older than @base are repaired first (full copy
  * from one that has base), then patched. Returns 0 once W replicas hold

@@ -3,7 +3,9 @@
  * test_fs.c - the filesystem library (fs/fs.h) over a simulated cluster:
  * two clients racing on `mkdir -p` converge on one inode per level, and
  * truncate-then-extend reads zeros where old data was, across the chunk
- * epochs and truncation points of docs/design-notes.md.
+ * epochs and truncation points of docs/design-notes.md, and sequential
+ * readahead never serves bytes older than a write, a truncate or (after a
+ * reopen) another client's write, within its memory bounds.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +21,7 @@
 #include <cmocka.h>
 
 #include "fs/fs.h"
+#include "fs/fs_priv.h" /* readahead window, budget and counters */
 #include "tests/unit/sim_transport.h"
 
 #define CS (64u * 1024) /* small chunks: many chunk boundaries, fast tests */
@@ -31,7 +34,7 @@ struct fx {
 
 static const struct qfs_cred root_cred = { 0, 0, 022 };
 
-static int fx_setup(void **state)
+static int fx_setup_cs(void **state, uint32_t cs)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct qfs_quorum *q;
@@ -43,14 +46,24 @@ static int fx_setup(void **state)
 	/* format through a first client, then open two filesystems */
 	assert_int_equal(qfs_quorum_open_transport(f->cl, NULL, sim_transport(f->s), &q, err,
 						   sizeof(err)), 0);
-	assert_int_equal(qfs_mkfs(q, CS, false, err, sizeof(err)), 0);
-	assert_int_equal(qfs_mkfs(q, CS, false, err, sizeof(err)), -EEXIST);
+	assert_int_equal(qfs_mkfs(q, cs, false, err, sizeof(err)), 0);
+	assert_int_equal(qfs_mkfs(q, cs, false, err, sizeof(err)), -EEXIST);
 	assert_int_equal(qfs_fs_open_quorum(q, NULL, &f->fs[0], err, sizeof(err)), 0);
 	assert_int_equal(qfs_quorum_open_transport(f->cl, NULL, sim_transport(f->s), &q, err,
 						   sizeof(err)), 0);
 	assert_int_equal(qfs_fs_open_quorum(q, NULL, &f->fs[1], err, sizeof(err)), 0);
 	*state = f;
 	return 0;
+}
+
+static int fx_setup(void **state)
+{
+	return fx_setup_cs(state, CS);
+}
+
+static int fx_setup_1m(void **state)
+{
+	return fx_setup_cs(state, 1024 * 1024);
 }
 
 static int fx_teardown(void **state)
@@ -472,6 +485,255 @@ static void test_fs_read_error_is_never_short(void **state)
 	free(buf);
 }
 
+
+/* ---- sequential readahead ---- */
+
+static struct qfs_ra_stats ra_stats(struct qfs_fs *fs)
+{
+	struct qfs_ra_stats st;
+
+	qfs_file_ra_stats(fs, &st);
+	return st;
+}
+
+/* Read [off, off + len) of @fh in @step-byte reads, as a sequential reader. */
+static void read_seq(struct qfs_file *fh, uint8_t *dst, uint64_t off, size_t len, size_t step)
+{
+	for (size_t done = 0; done < len; done += step) {
+		size_t n = len - done < step ? len - done : step;
+
+		assert_int_equal(qfs_file_read(fh, dst + done, n, off + done), (ssize_t)n);
+	}
+}
+
+/* Sequential reads across many chunk boundaries (reads straddling them too)
+ * return what was written, served in part from chunks fetched ahead. */
+static void test_fs_readahead_sequential_matches(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 11 * CS + 777;
+	uint8_t *src = malloc(len), *got = malloc(len);
+	struct qfs_ra_stats st;
+	struct qfs_file *fh;
+	bool changed;
+	uint64_t ino;
+
+	assert_non_null(src);
+	assert_non_null(got);
+	fill(src, len, 11);
+	fh = create_file(f->fs[0], "seq", &ino);
+	write_all(fh, src, len, 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	assert_int_equal(qfs_file_open(f->fs[1], ino, 0, &fh, &changed), 0);
+	read_seq(fh, got, 0, len, 12345); /* not a divisor of CS: reads straddle */
+	assert_memory_equal(got, src, len);
+	st = ra_stats(f->fs[1]);
+	assert_true(st.started > 0);
+	assert_true(st.used > 0);
+	assert_true(st.peak <= QFS_RA_WINDOW * CS);
+	assert_int_equal(qfs_file_release(fh), 0);
+	assert_int_equal(ra_stats(f->fs[1]).bytes, 0); /* release ends everything */
+	free(src);
+	free(got);
+}
+
+/* A write and a truncate between sequential reads are seen by the next
+ * read, although the chunks they changed were being fetched ahead. */
+static void test_fs_readahead_sees_write_and_truncate(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 8 * CS;
+	uint8_t *src = malloc(len), *got = malloc(len), *patch = malloc(CS);
+	struct qfs_file *fh, *rd;
+	struct qfs_ra_stats st;
+	bool changed;
+	uint64_t ino;
+
+	assert_non_null(src);
+	assert_non_null(got);
+	assert_non_null(patch);
+	fill(src, len, 21);
+	fh = create_file(f->fs[0], "rw", &ino);
+	write_all(fh, src, len, 0);
+	assert_int_equal(qfs_file_flush(fh), 0);
+
+	/* a second handle of the same client reads sequentially: chunks 1.. ahead */
+	assert_int_equal(qfs_file_open(f->fs[0], ino, 0, &rd, &changed), 0);
+	read_seq(rd, got, 0, CS, CS / 4);
+	assert_memory_equal(got, src, CS);
+	st = ra_stats(f->fs[0]);
+	assert_true(st.started > 0);
+
+	/* the writer changes a chunk fetched ahead, partly (PATCH) and whole */
+	fill(patch, CS, 99);
+	write_all(fh, patch, 1000, 2 * CS + 50);
+	memcpy(src + 2 * CS + 50, patch, 1000);
+	write_all(fh, patch, CS, 3 * CS);
+	memcpy(src + 3 * CS, patch, CS);
+	assert_int_equal(qfs_file_flush(fh), 0);
+	read_seq(rd, got + CS, CS, 4 * CS, CS / 4);
+	assert_memory_equal(got + CS, src + CS, 4 * CS);
+
+	/* truncate inside the window, then extend: zeros past the cut */
+	assert_true(ra_stats(f->fs[0]).bytes > 0); /* chunks 5.. are ahead again */
+	truncate_to(f->fs[0], ino, 5 * CS + 10);
+	truncate_to(f->fs[0], ino, len);
+	read_seq(rd, got + 5 * CS, 5 * CS, 3 * CS, CS / 4);
+	assert_memory_equal(got + 5 * CS, src + 5 * CS, 10);
+	assert_true(all_zero(got + 5 * CS + 10, 3 * CS - 10));
+
+	assert_int_equal(qfs_file_release(rd), 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+	assert_int_equal(ra_stats(f->fs[0]).bytes, 0);
+	free(src);
+	free(got);
+	free(patch);
+}
+
+/* Two clients: one reads sequentially (chunks ahead in flight), the other
+ * overwrites the file; a reopen on the reader then sees the new data, also
+ * while its first handle stays open. */
+static void test_fs_readahead_other_client_after_reopen(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 6 * CS + 300;
+	uint8_t *old = malloc(len), *neu = malloc(len), *got = malloc(len);
+	struct qfs_file *fh, *r1, *r2;
+	bool changed;
+	uint64_t ino;
+
+	assert_non_null(old);
+	assert_non_null(neu);
+	assert_non_null(got);
+	fill(old, len, 31);
+	fill(neu, len, 77);
+	fh = create_file(f->fs[0], "two", &ino);
+	write_all(fh, old, len, 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	assert_int_equal(qfs_file_open(f->fs[1], ino, 0, &r1, &changed), 0);
+	read_seq(r1, got, 0, 2 * CS, CS / 8);
+	assert_memory_equal(got, old, 2 * CS);
+	assert_true(ra_stats(f->fs[1]).started > 0);
+
+	assert_int_equal(qfs_file_open(f->fs[0], ino, QFS_O_WRITE, &fh, &changed), 0);
+	write_all(fh, neu, len, 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	assert_int_equal(qfs_file_open(f->fs[1], ino, 0, &r2, &changed), 0);
+	assert_true(changed);
+	read_seq(r2, got, 0, len, CS / 8);
+	assert_memory_equal(got, neu, len);
+	assert_int_equal(qfs_file_release(r2), 0);
+	assert_int_equal(qfs_file_release(r1), 0);
+
+	/* and after a plain close and reopen */
+	assert_int_equal(qfs_file_open(f->fs[0], ino, QFS_O_WRITE, &fh, &changed), 0);
+	write_all(fh, old, len, 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+	free(got);
+	got = read_back(f->fs[1], ino, len);
+	assert_memory_equal(got, old, len);
+	assert_int_equal(ra_stats(f->fs[1]).bytes, 0);
+	free(old);
+	free(neu);
+	free(got);
+}
+
+/* Many sequential readers at once (1 MiB chunks): what is fetched ahead
+ * stays within the window per open inode and the budget of the mount, and
+ * every reader still reads its file right. */
+static void test_fs_readahead_memory_bounded(void **state)
+{
+	enum { NFILES = 6 };
+	const uint32_t cs = 1024 * 1024;
+	const size_t len = 6 * (size_t)cs;
+	struct fx *f = *state;
+	struct qfs_file *fh[NFILES];
+	uint8_t *src[NFILES], *got = malloc(len);
+	uint64_t ino[NFILES];
+	struct qfs_ra_stats st;
+	bool changed;
+
+	assert_non_null(got);
+	assert_true(NFILES * QFS_RA_WINDOW * (uint64_t)cs > QFS_RA_MOUNT_BYTES);
+	for (int i = 0; i < NFILES; i++) {
+		char name[16];
+
+		src[i] = malloc(len);
+		assert_non_null(src[i]);
+		fill(src[i], len, (uint8_t)(40 + i));
+		snprintf(name, sizeof(name), "m%d", i);
+		fh[i] = create_file(f->fs[0], name, &ino[i]);
+		write_all(fh[i], src[i], len, 0);
+		assert_int_equal(qfs_file_release(fh[i]), 0);
+	}
+	for (int i = 0; i < NFILES; i++)
+		assert_int_equal(qfs_file_open(f->fs[1], ino[i], 0, &fh[i], &changed), 0);
+	/* round robin, 128 KiB at a time, as the kernel reads */
+	for (size_t off = 0; off < len; off += 128 * 1024) {
+		for (int i = 0; i < NFILES; i++) {
+			assert_int_equal(qfs_file_read(fh[i], got, 128 * 1024, off), 128 * 1024);
+			assert_memory_equal(got, src[i] + off, 128 * 1024);
+			st = ra_stats(f->fs[1]);
+			assert_true(st.bytes <= QFS_RA_MOUNT_BYTES);
+		}
+	}
+	st = ra_stats(f->fs[1]);
+	assert_true(st.started > 0);
+	assert_true(st.peak <= QFS_RA_MOUNT_BYTES);
+	for (int i = 0; i < NFILES; i++) {
+		for (int k = 0; k < QFS_RA_WINDOW; k++)
+			assert_true(fh[i]->oi->ra[k].op == NULL ||
+				    fh[i]->oi->ra[k].charged == cs);
+		assert_int_equal(qfs_file_release(fh[i]), 0);
+		free(src[i]);
+	}
+	assert_int_equal(ra_stats(f->fs[1]).bytes, 0);
+	free(got);
+}
+
+/* A 4 KiB O_DIRECT overwrite inside the file costs its PATCH and no inode
+ * write (mtime waits for the flush); one that grows the file writes the size. */
+static void test_fs_direct_overwrite_skips_inode_write(void **state)
+{
+	struct fx *f = *state;
+	const size_t len = 4 * CS;
+	uint8_t *src = malloc(len), *got;
+	struct qfs_file *fh;
+	struct qfs_attr a;
+	bool changed;
+	uint64_t ino;
+	unsigned puts;
+
+	assert_non_null(src);
+	fill(src, len, 5);
+	fh = create_file(f->fs[0], "direct", &ino);
+	write_all(fh, src, len, 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	assert_int_equal(qfs_file_open(f->fs[0], ino, QFS_O_WRITE | QFS_O_DIRECT, &fh, &changed),
+			 0);
+	sim_reset_counts(f->s);
+	write_all(fh, src, 4096, CS + 8192);
+	puts = 0;
+	for (int i = 0; i < 3; i++)
+		puts += sim_count(f->s, i, PROTO_OP_PUT);
+	assert_int_equal(puts, 0);
+	/* growing the file: the size goes out before the write returns */
+	write_all(fh, src, 4096, len);
+	assert_int_equal(qfs_getattr(f->fs[1], ino, &a), 0);
+	assert_int_equal(a.size, len + 4096);
+	assert_int_equal(qfs_file_release(fh), 0);
+	memcpy(src + CS + 8192, src, 4096);
+	got = read_back(f->fs[1], ino, len + 4096);
+	assert_memory_equal(got, src, len);
+	assert_memory_equal(got + len, src, 4096);
+	free(got);
+	free(src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +749,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_unlink_after_lookup, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fs_read_error_is_never_short, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_readahead_sequential_matches, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_readahead_sees_write_and_truncate,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_readahead_other_client_after_reopen,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_readahead_memory_bounded, fx_setup_1m,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_direct_overwrite_skips_inode_write,
+						fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
