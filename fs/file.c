@@ -350,6 +350,19 @@ static void ra_drop_all(struct qfs_fs *fs, struct qfs_open_inode *oi)
 	oi->ra_run = 0;
 }
 
+void qfs_file_ra_stop_all(struct qfs_fs *fs)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	for (int b = 0; b < QFS_OPEN_BUCKETS; b++) {
+		for (struct qfs_open_inode *oi = fs->open[b]; oi; oi = oi->next) {
+			pthread_mutex_lock(&oi->lock);
+			ra_drop_all(fs, oi);
+			pthread_mutex_unlock(&oi->lock);
+		}
+	}
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
 /* Chunk @index fetched ahead: wait for it and make it the read cache.
  * False when it was not fetched ahead or that read failed (the caller then
  * reads it itself, with its own error). */

@@ -78,6 +78,7 @@ void qfs_fs_close(struct qfs_fs *fs)
 {
 	if (!fs)
 		return;
+	qfs_file_ra_stop_all(fs);
 	qfs_quorum_close(fs->q);
 	pthread_mutex_destroy(&fs->open_lock);
 	pthread_mutex_destroy(&fs->icache_lock);

@@ -207,6 +207,10 @@ int qfs_put_simple(struct qfs_fs *fs, const struct proto_key *key, bool tombston
 
 /* ---- fs/file.c ---- */
 
+/* Wait for and drop every chunk still being read ahead (before the quorum
+ * closes: files may still be open when a mount goes away). */
+void qfs_file_ra_stop_all(struct qfs_fs *fs);
+
 /* Open inode of @ino if this client has it open (a reference is taken). */
 struct qfs_open_inode *qfs_open_find(struct qfs_fs *fs, uint64_t ino);
 void qfs_open_put(struct qfs_fs *fs, struct qfs_open_inode *oi);
