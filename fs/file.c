@@ -84,6 +84,7 @@ static struct qfs_open_inode *open_get(struct qfs_fs *fs, uint64_t ino)
 		oi = calloc(1, sizeof(*oi));
 		if (oi) {
 			oi->ino = ino;
+			oi->xattrs_at_open = -1; /* until an open reads the inode */
 			pthread_mutex_init(&oi->lock, NULL);
 			oi->next = fs->open[b];
 			fs->open[b] = oi;
@@ -670,7 +671,7 @@ static int write_killpriv(struct qfs_fs *fs, struct qfs_open_inode *oi)
 
 /* Install @fresh as the inode state of an open and make the handle. */
 static int open_install(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *fresh,
-			unsigned flags, struct qfs_file **out, bool *changed)
+			int xattrs, unsigned flags, struct qfs_file **out, bool *changed)
 {
 	struct qfs_open_inode *oi;
 	struct qfs_file *f;
@@ -690,6 +691,7 @@ static int open_install(struct qfs_fs *fs, uint64_t ino, const struct proto_inod
 		caches_drop(fs, oi);
 	proto_inode_merge(&oi->inode, fresh, &oi->inode);
 	oi->have_inode = true;
+	oi->xattrs_at_open = (int8_t)xattrs;
 	if (!oi->size_dirty || oi->size < oi->inode.size)
 		oi->size = oi->inode.size;
 	pthread_mutex_unlock(&oi->lock);
@@ -715,24 +717,52 @@ int qfs_file_open_new(struct qfs_fs *fs, uint64_t ino, const struct proto_inode 
 {
 	bool changed;
 
-	return open_install(fs, ino, inode, flags & ~QFS_O_TRUNC, out, &changed);
+	return open_install(fs, ino, inode, 0, flags & ~QFS_O_TRUNC, out, &changed);
 }
 
 int qfs_file_open(struct qfs_fs *fs, uint64_t ino, unsigned flags, struct qfs_file **out,
 		  bool *changed)
 {
 	struct proto_inode fresh;
+	uint32_t nlink;
 	int rc;
 
 	if (fs->read_only && (flags & (QFS_O_WRITE | QFS_O_TRUNC)))
 		return -EROFS;
-	/* Close-to-open: every open reads the inode with a read quorum. */
-	rc = qfs_inode_read(fs, ino, &fresh, NULL);
+	/* Close-to-open: every open reads the inode with a read quorum (and
+	 * learns on the way whether it has extended attributes). */
+	rc = qfs_inode_read(fs, ino, &fresh, &nlink);
 	if (rc < 0)
 		return rc;
 	if (S_ISDIR(fresh.mode) && (flags & QFS_O_WRITE))
 		return -EISDIR;
-	return open_install(fs, ino, &fresh, flags, out, changed);
+	return open_install(fs, ino, &fresh, qfs_icache_xattrs(fs, ino), flags, out, changed);
+}
+
+bool qfs_file_no_xattrs(struct qfs_fs *fs, uint64_t ino)
+{
+	struct qfs_open_inode *oi = qfs_open_find(fs, ino);
+	bool none = false;
+
+	if (!oi)
+		return false;
+	pthread_mutex_lock(&oi->lock);
+	none = oi->xattrs_at_open == 0;
+	pthread_mutex_unlock(&oi->lock);
+	qfs_open_put(fs, oi);
+	return none;
+}
+
+void qfs_file_xattrs_changed(struct qfs_fs *fs, uint64_t ino)
+{
+	struct qfs_open_inode *oi = qfs_open_find(fs, ino);
+
+	if (!oi)
+		return;
+	pthread_mutex_lock(&oi->lock);
+	oi->xattrs_at_open = -1;
+	pthread_mutex_unlock(&oi->lock);
+	qfs_open_put(fs, oi);
 }
 
 /* A read within this distance of where the previous one ended continues

@@ -66,6 +66,7 @@ struct qfs_open_inode {
 	pthread_mutex_t lock;	      /* everything below; take after open_lock */
 	struct proto_inode inode;     /* merged inode as last read or written */
 	bool have_inode;
+	int8_t xattrs_at_open;	      /* the last open's read: -1 unknown, 0 none, 1 some */
 	uint64_t size;		      /* size including buffered writes */
 	bool size_dirty;	      /* size/mtime to write at flush */
 
@@ -206,6 +207,12 @@ int qfs_put_simple(struct qfs_fs *fs, const struct proto_key *key, bool tombston
 		   const void *val, uint32_t len);
 
 /* ---- fs/file.c ---- */
+
+/* True when @ino is open here and its last open saw no extended attribute
+ * at all, and this client set none since (close-to-open, like the data). */
+bool qfs_file_no_xattrs(struct qfs_fs *fs, uint64_t ino);
+/* This client set or removed an extended attribute of @ino. */
+void qfs_file_xattrs_changed(struct qfs_fs *fs, uint64_t ino);
 
 /* Wait for and drop every chunk still being read ahead (before the quorum
  * closes: files may still be open when a mount goes away). */

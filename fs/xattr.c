@@ -38,8 +38,12 @@ static int xattr_read(struct qfs_fs *fs, uint64_t ino, const char *name, struct 
 	if (rc < 0)
 		return rc;
 	/* A fresh stat saw no xattr at all: skip the round trip (the kernel asks
-	 * for security.capability on many writes and chowns). */
-	if (qfs_icache_xattrs(fs, ino) == 0)
+	 * for security.capability on every write and chown). For that probe
+	 * the open of the file is enough, close-to-open like the data: a
+	 * capability another client sets while the file is open here is seen
+	 * from the next open on. */
+	if (qfs_icache_xattrs(fs, ino) == 0 ||
+	    (!strcmp(name, "security.capability") && qfs_file_no_xattrs(fs, ino)))
 		return -ENODATA;
 	rc = qfs_quorum_get(fs->q, &key, 0, PROTO_GET_WHOLE, rec);
 	if (rc == -ENOENT)
@@ -97,6 +101,7 @@ int qfs_setxattr(struct qfs_fs *fs, uint64_t ino, const char *name, const void *
 		if (rc < 0 && rc != -ENODATA)
 			return rc;
 	}
+	qfs_file_xattrs_changed(fs, ino);
 	rc = qfs_put_simple(fs, &key, false, val, (uint32_t)size);
 	qfs_icache_drop(fs, ino); /* after the write: a racing stat cannot undo it */
 	return rc;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -452,6 +453,45 @@ static void test_fs_unlink_after_lookup(void **state)
 	assert_true(tombs >= 2);
 }
 
+/* The kernel asks for security.capability before every write: an open
+ * file whose open saw no xattr answers without a round trip, until this
+ * client sets one; other attributes are always read. */
+static void test_fs_capability_probe_of_open_file(void **state)
+{
+	struct fx *f = *state;
+	struct qfs_file *fh, *fh2;
+	char buf[16];
+	uint64_t ino;
+	bool changed;
+
+	fh = create_file(f->fs[0], "cap", &ino);
+	assert_int_equal(qfs_file_release(fh), 0);
+	assert_int_equal(qfs_file_open(f->fs[0], ino, QFS_O_WRITE, &fh, &changed), 0);
+	sim_reset_counts(f->s);
+	usleep(1100 * 1000); /* past the inode cache's second */
+	assert_int_equal(qfs_getxattr(f->fs[0], ino, "security.capability", buf, sizeof(buf)),
+			 -ENODATA);
+	assert_int_equal(gets(f), 0);
+	assert_int_equal(qfs_getxattr(f->fs[0], ino, "user.other", buf, sizeof(buf)), -ENODATA);
+	assert_true(gets(f) > 0);
+
+	/* set by this client: seen at once */
+	assert_int_equal(qfs_setxattr(f->fs[0], ino, "security.capability", "cap1", 4, 0), 0);
+	assert_int_equal(qfs_getxattr(f->fs[0], ino, "security.capability", buf, sizeof(buf)), 4);
+	assert_int_equal(qfs_file_release(fh), 0);
+
+	/* set by another client: seen from the next open on */
+	assert_int_equal(qfs_removexattr(f->fs[0], ino, "security.capability"), 0);
+	assert_int_equal(qfs_file_open(f->fs[0], ino, QFS_O_WRITE, &fh, &changed), 0);
+	usleep(5000); /* clients' versions are ordered by their clocks (ms) */
+	assert_int_equal(qfs_setxattr(f->fs[1], ino, "security.capability", "cap2", 4, 0), 0);
+	assert_int_equal(qfs_file_open(f->fs[0], ino, 0, &fh2, &changed), 0);
+	assert_int_equal(qfs_getxattr(f->fs[0], ino, "security.capability", buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "cap2", 4);
+	assert_int_equal(qfs_file_release(fh2), 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+}
+
 /* A read whose second chunk fails must fail whole: FUSE would take a short
  * count for the end of the file and silently truncate it. */
 static void test_fs_read_error_is_never_short(void **state)
@@ -747,6 +787,8 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fs_namespace_basics, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fs_unlink_after_lookup, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_capability_probe_of_open_file, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fs_read_error_is_never_short, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fs_readahead_sequential_matches, fx_setup,
