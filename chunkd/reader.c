@@ -6,7 +6,9 @@
  * handed (the reactor checked frames and header only), answers every request
  * exactly once, and sends a GET body back as the malloc'ed buffer the store
  * returned, wrapped in a zmq_msg_t (no copy). A GET that hits a corrupt block
- * answers PROTO_ST_CORRUPT and asks the writer to mark the record.
+ * answers PROTO_ST_CORRUPT and asks the writer to mark the record. A read
+ * routed by an older layout than the stored one is answered
+ * PROTO_ST_STALE_LAYOUT (chk_layout_stale).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -235,6 +237,12 @@ static void chk_read_one(struct chk_worker *w, const struct proto_zmsg *m)
 	size_t alen = zmq_msg_size((zmq_msg_t *)&m->args);
 	size_t dlen = zmq_msg_size((zmq_msg_t *)&m->data);
 
+	if (chk_layout_stale(w->d, &m->hdr)) {
+		qlog_debug("%s #%" PRIu64 ": stale_layout (v%" PRIu32 ")", proto_op_name(m->hdr.opcode),
+			   m->hdr.reqid, m->hdr.layout);
+		chk_reply(w->d, w->reply, m, PROTO_ST_STALE_LAYOUT, NULL, 0, NULL);
+		return;
+	}
 	switch (m->hdr.opcode) {
 	case PROTO_OP_GET:
 		chk_do_get(w, m, a, alen, dlen);

@@ -245,6 +245,38 @@ bool chk_skewed(const struct chk_daemon *d, uint64_t hlc)
 	return proto_hlc_too_far_ahead(hlc, proto_wall_ms(), d->o.max_skew_ms);
 }
 
+uint32_t chk_layout_version(const struct chk_daemon *d)
+{
+	uint64_t v = chk_store_layout_version(d->store);
+
+	/* stored layouts are validated to fit (proto/layout.c); never wrap */
+	return v > PROTO_LAYOUT_VERSION_MAX ? PROTO_LAYOUT_VERSION_MAX : (uint32_t)v;
+}
+
+/*
+ * Requests whose records the sender placed with its layout. HELLO, SYNC,
+ * STAT and LAYOUT_GET/SET are about the daemon, not about where a key
+ * lives: their layout field is ignored.
+ */
+static bool chk_layout_routed(uint8_t op)
+{
+	switch (op) {
+	case PROTO_OP_HELLO:
+	case PROTO_OP_SYNC:
+	case PROTO_OP_STAT:
+	case PROTO_OP_LAYOUT_GET:
+	case PROTO_OP_LAYOUT_SET:
+		return false;
+	default:
+		return true;
+	}
+}
+
+bool chk_layout_stale(const struct chk_daemon *d, const struct proto_hdr *h)
+{
+	return h->layout && chk_layout_routed(h->opcode) && h->layout < chk_layout_version(d);
+}
+
 /* ---- envelope helpers (any thread, on its own sockets) ---- */
 
 /* Receive and discard the rest of a multipart message. */
@@ -336,6 +368,7 @@ void chk_reply(struct chk_daemon *d, void *sock, const struct proto_zmsg *m, uin
 		.flags = PROTO_HF_REPLY,
 		.status = st,
 		.reqid = m->hdr.reqid,
+		.layout = chk_layout_version(d),
 	};
 	size_t dlen = data_msg ? zmq_msg_size(data_msg) : 0;
 	int rc;
@@ -374,6 +407,7 @@ static void chk_answer(struct chk_daemon *d, const struct proto_zmsg *m, uint16_
 		.flags = PROTO_HF_REPLY,
 		.status = st,
 		.reqid = m->hdr.reqid,
+		.layout = chk_layout_version(d),
 	};
 
 	/* ROUTER without MANDATORY drops what it cannot deliver; never blocks */

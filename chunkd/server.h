@@ -167,6 +167,21 @@ int chk_note_corrupt(void *note_sock, const struct proto_key *key,
 /* True when @hlc is too far ahead of this daemon's clock. */
 bool chk_skewed(const struct chk_daemon *d, uint64_t hlc);
 
+/* The layout version this daemon stores (0: none), as the u32 that every
+ * reply header carries. Reads the store's memory copy: cheap, any thread. */
+uint32_t chk_layout_version(const struct chk_daemon *d);
+
+/*
+ * True when request @h was routed by a layout older than the one this
+ * daemon stores: a non-zero header layout below chk_layout_version() on an
+ * opcode that reads or writes records (every one but HELLO, SYNC, STAT,
+ * LAYOUT_GET, LAYOUT_SET). It is answered PROTO_ST_STALE_LAYOUT without
+ * being applied. A newer version than ours is served: we may have missed
+ * an apply while down. The writer asks at apply time, so a LAYOUT_SET
+ * and the writes around it are judged in the order they are applied.
+ */
+bool chk_layout_stale(const struct chk_daemon *d, const struct proto_hdr *h);
+
 /* ---- repair.c: pending-repair index and tombstone collection (writer thread) ---- */
 
 #define CHK_TOMB_GRACE_DEFAULT_S (7ull * 24 * 3600)

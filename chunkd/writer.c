@@ -10,6 +10,11 @@
  * committed (and, for SYNC, durable). Because there is one writer and one
  * queue fed by one reactor, writes to one key apply in arrival order.
  *
+ * A write routed by a layout older than the stored one (chk_layout_stale)
+ * is answered PROTO_ST_STALE_LAYOUT, unapplied. LAYOUT_SET is applied after
+ * the writes of its batch, so every write this daemon accepted under the
+ * old version is committed before the new version's reply leaves.
+ *
  * Every successful write and SYNC reply carries the boot verifier (error
  * replies have empty ARGS, except CONFLICT and SKEW). A PUT or PATCH whose
  * version is more than --max-skew-ms ahead of the daemon's wall clock is
@@ -170,7 +175,10 @@ static void chk_apply_layout_set(struct chk_wstate *ws, struct chk_wslot *s)
 						       &s->lver);
 	if (rc == -ESTALE || rc == 0)
 		s->lver_valid = true;
-	s->st = rc == -ESTALE ? PROTO_ST_CONFLICT : proto_st_from_errno(rc);
+	/* a number out of range (a version past 2^32 - 1, a bad N/W/R) is no
+	 * I/O error of ours: well formed, not allowed */
+	s->st = rc == -ESTALE ? PROTO_ST_CONFLICT
+		: rc == -ERANGE ? PROTO_ST_INVAL : proto_st_from_errno(rc);
 	if (rc == 0)
 		qlog_info("cluster layout version %" PRIu64 " stored", s->lver);
 	else
@@ -287,7 +295,11 @@ static void chk_run_batch(struct chk_wstate *ws)
 		for (i = 0; i < ws->n; i++) {
 			struct chk_wslot *s = &ws->slots[i];
 
-			if (s->m.hdr.opcode == PROTO_OP_PUT)
+			/* judged here, not on the reactor: a LAYOUT_SET queued
+			 * before this write has been applied by now */
+			if (chk_layout_stale(d, &s->m.hdr))
+				s->st = PROTO_ST_STALE_LAYOUT;
+			else if (s->m.hdr.opcode == PROTO_OP_PUT)
 				chk_apply_put(ws, s);
 			else if (s->m.hdr.opcode == PROTO_OP_PATCH)
 				chk_apply_patch(ws, s);

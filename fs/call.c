@@ -29,7 +29,26 @@ bool qfs_accept_ok(const struct qfs_call *c, const struct qfs_rpc *rpc)
 bool qfs_accept_reply(const struct qfs_call *c, const struct qfs_rpc *rpc)
 {
 	(void)c;
-	return rpc->err == 0;
+	/* a daemon that refused the request for its layout said nothing about
+	 * the record: no answer, yet no failure of the daemon either */
+	return rpc->err == 0 && rpc->status != PROTO_ST_STALE_LAYOUT;
+}
+
+void qfs_transport_layout_seen(struct qfs_transport *t, uint32_t version)
+{
+	uint32_t cur = atomic_load_explicit(&t->layout_seen, memory_order_relaxed);
+	qfs_layout_hook_fn hook;
+
+	while (version > cur) {
+		if (!atomic_compare_exchange_weak_explicit(&t->layout_seen, &cur, version,
+							   memory_order_relaxed,
+							   memory_order_relaxed))
+			continue; /* cur reloaded */
+		hook = atomic_load_explicit(&t->layout_hook, memory_order_acquire);
+		if (hook)
+			hook(t->layout_arg, version);
+		return;
+	}
 }
 
 int qfs_call_new(int cap, uint64_t deadline_ns, qfs_accept_fn accept, const void *data,

@@ -92,6 +92,9 @@ struct qfs_call {
 	uint8_t *data;		 /* DATA buffer owned by the call (may be NULL) */
 	size_t data_len;
 	int cap;		 /* room in rpc[] */
+	uint32_t layout;	 /* layout version the RPCs were placed by, sent in
+				  * every request header; 0 = not placed by a
+				  * layout (admin, tools). Set before the first submit */
 	qfs_done_fn on_done;	 /* optional; set before submit (qfs_call_on_done) */
 	void *done_arg;		 /* owned by the call: free()d with it */
 
@@ -213,10 +216,31 @@ struct qfs_transport_ops {
 	int (*add)(struct qfs_transport *t, const struct qfs_daemon_conf *dc);
 };
 
+/*
+ * Called by a transport, from its own thread, when a reply showed a layout
+ * version higher than any before (qfs_transport_layout_seen). Must not
+ * block: it may only wake someone.
+ */
+typedef void (*qfs_layout_hook_fn)(void *arg, uint32_t version);
+
 struct qfs_transport {
 	const struct qfs_transport_ops *ops;
 	int ndaemons;
+	/* highest layout version a reply header carried (daemons put the one
+	 * they store in every reply); relaxed atomic, only grows */
+	_Atomic uint32_t layout_seen;
+	/* set once by the owner (the quorum) before its first submit: store
+	 * layout_arg first, then the hook (release); NULL = nobody listens */
+	void *layout_arg;
+	_Atomic(qfs_layout_hook_fn) layout_hook;
 };
+
+/*
+ * Transports call this with the layout field of every reply header: it
+ * raises t->layout_seen and, when @version is higher than any seen before,
+ * calls the hook (on the calling thread). Any thread.
+ */
+void qfs_transport_layout_seen(struct qfs_transport *t, uint32_t version);
 
 struct qfs_quorum;
 struct qfs_quorum_opts;

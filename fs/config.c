@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "fs/ring.h"
+#include "proto/layout.h"
 
 #define QFS_CONF_TIMEOUT_MIN 10u
 #define QFS_CONF_TIMEOUT_MAX 600000u
@@ -218,9 +219,11 @@ static int qfs_conf_vnodes(struct qfs_conf_ctx *ctx, const char *key, const char
 	return qfs_conf_set_u32(ctx, key, val, 1, QFS_CONF_VNODES_MAX, &ctx->cl->vnodes);
 }
 
+/* Layout versions travel in a u32 header field (proto/wire.h): 1..2^32-1. */
 static int qfs_conf_layout(struct qfs_conf_ctx *ctx, const char *key, const char *val)
 {
-	return qfs_conf_number(ctx, key, val, 1, UINT64_MAX, &ctx->cl->layout_version);
+	return qfs_conf_number(ctx, key, val, 1, PROTO_LAYOUT_VERSION_MAX,
+			       &ctx->cl->layout_version);
 }
 
 /*

@@ -36,7 +36,7 @@ struct qfs_cluster {
 	unsigned n, w, r;    /* replicas, write quorum, read quorum */
 	unsigned timeout_ms; /* per-operation deadline */
 	unsigned vnodes;     /* virtual nodes per daemon at weight 100 */
-	uint64_t layout_version;
+	uint64_t layout_version; /* 1..PROTO_LAYOUT_VERSION_MAX (u32 on the wire) */
 	char client_public_key_file[4096];
 	char client_secret_key_file[4096];
 	int ndaemons;

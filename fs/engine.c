@@ -196,6 +196,7 @@ static int qfs_eng_send(struct qfs_engine *e, struct qfs_eng_rpc *r)
 	if (!(zmq_poll(&(zmq_pollitem_t){ .socket = d->sock, .events = ZMQ_POLLOUT }, 1, 0) > 0))
 		return -EAGAIN;
 	h.reqid = ++e->next_reqid;
+	h.layout = r->call->layout; /* immutable once submitted */
 	if (rpc->data_len) {
 		qfs_call_get(r->call);
 		if (zmq_msg_init_data(&dm, (void *)rpc->data, rpc->data_len, qfs_eng_free_data,
@@ -403,6 +404,9 @@ static void qfs_eng_recv(struct qfs_engine *e, int i)
 			proto_zmsg_close(&m);
 			continue;
 		}
+		/* every reply says which layout the daemon holds: a newer one
+		 * wakes the quorum's layout refresh (it never blocks us) */
+		qfs_transport_layout_seen(&e->t, m.hdr.layout);
 		if (m.hdr.reqid == d->probe_reqid && m.hdr.opcode == PROTO_OP_HELLO) {
 			d->probe_reqid = 0;
 			qfs_eng_hello_seen(e, i, &m);

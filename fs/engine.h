@@ -12,7 +12,9 @@
  * has no connection (socket monitor, ZeroMQ heartbeats for hung peers);
  * RPCs to a suspect daemon fail at once with -EHOSTDOWN, and the engine
  * probes it with HELLO every QFS_ENG_PROBE_MS until it answers. Every HELLO
- * reply updates the daemon's info (store id, flags, boot).
+ * reply updates the daemon's info (store id, flags, boot). Every request
+ * header carries its call's layout version (qfs_call.layout) and every
+ * reply's layout version goes to qfs_transport_layout_seen().
  */
 #ifndef QFS_FS_ENGINE_H
 #define QFS_FS_ENGINE_H

@@ -97,15 +97,19 @@ bool qfs_q_rebuilding(struct qfs_quorum *q, int i, const struct qfs_daemon_info 
 	return rb;
 }
 
-int qfs_q_place(struct qfs_quorum *q, uint64_t token, struct qfs_replica *out, int *ncount)
+int qfs_q_place(struct qfs_quorum *q, uint64_t token, struct qfs_replica *out, int *ncount,
+		uint32_t *lver)
 {
+	const struct qfs_q_lay *l = atomic_load(&q->lay);
 	int idx[QFS_Q_PLACE_MAX];
 	struct qfs_replica tmp[QFS_Q_PLACE_MAX];
 	int n, k = 0;
 
 	/* one view for the whole placement: a layout switch in between must
 	 * not mix the lists of two views */
-	n = qfs_q_lay_union(atomic_load(&q->lay), token, idx);
+	n = qfs_q_lay_union(l, token, idx);
+	if (lver)
+		*lver = qfs_q_lay_version(l);
 	for (int i = 0; i < n; i++) {
 		struct qfs_daemon_info di;
 
@@ -549,6 +553,7 @@ int qfs_quorum_open_transport(const struct qfs_cluster *cl, const struct qfs_quo
 	pthread_mutex_init(&q->rb_lock, NULL);
 	pthread_mutex_init(&q->boot_lock, NULL);
 	pthread_mutex_init(&q->lay_lock, NULL);
+	pthread_mutex_init(&q->lay_refresh_lock, NULL);
 	for (int i = 0; i < QFS_MAX_DAEMONS; i++)
 		q->st[i].hellos = ~0ull;
 	proto_hlc_init(&q->clock);
@@ -674,6 +679,7 @@ void qfs_quorum_close(struct qfs_quorum *q)
 	pthread_mutex_destroy(&q->rb_lock);
 	pthread_mutex_destroy(&q->boot_lock);
 	pthread_mutex_destroy(&q->lay_lock);
+	pthread_mutex_destroy(&q->lay_refresh_lock);
 	free(q);
 }
 

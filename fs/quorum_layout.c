@@ -7,7 +7,11 @@
  * refresh's one deadline passed): a daemon never heard from counts in no
  * quorum, and a transition needs R + e of the N + e replicas of a key.
  * During a transition a key's replicas are the old list, then the new
- * list's other daemons (qfs_q_lay_union); W and R grow by e.
+ * list's other daemons (qfs_q_lay_union); W and R grow by e. Requests
+ * carry the version of the view that placed them; a reply header with a
+ * newer version wakes the thread at once (qfs_q_lay_kick), and an
+ * operation that daemons refused as stale refreshes on its own thread and
+ * runs once more (qfs_q_lay_retry / qfs_q_lay_retried).
  *
  * Invariants: q->lay is published with an atomic store and never freed
  * before close, so an operation that loaded it may use it to the end;
@@ -31,11 +35,19 @@
 
 #define QFS_Q_LAYOUT_PROBE_MS 1000
 
+/*
+ * The refresh thread's state. It lives from watch_start to qfs_q_lay_free
+ * (after the transport closed), because the transport's layout hook
+ * (qfs_q_lay_kick, on the engine thread) may still touch it after the
+ * thread stopped.
+ */
 struct qfs_q_watch {
 	pthread_t tid;
-	pthread_mutex_t lock;
+	bool started;
+	pthread_mutex_t lock; /* leaf: nothing is taken under it */
 	pthread_cond_t cond;
-	bool stop; /* lock */
+	bool stop;	      /* lock */
+	bool kick;	      /* lock: a reply showed a newer layout, refresh now */
 	bool warned_nwr;
 };
 
@@ -64,6 +76,13 @@ static void qfs_q_lay_free_one(struct qfs_q_lay *l)
 void qfs_q_lay_free(struct qfs_quorum *q)
 {
 	struct qfs_q_lay *l = atomic_load(&q->lay), *o;
+
+	if (q->watch) {
+		pthread_cond_destroy(&q->watch->cond);
+		pthread_mutex_destroy(&q->watch->lock);
+		free(q->watch);
+		q->watch = NULL;
+	}
 
 	qfs_q_lay_free_one(l);
 	for (o = q->lay_old; o; o = l) {
@@ -355,6 +374,46 @@ int qfs_q_lay_refresh(struct qfs_quorum *q, bool at_open, char *err, size_t errl
 	return 0;
 }
 
+uint32_t qfs_q_lay_version(const struct qfs_q_lay *l)
+{
+	uint64_t v = l->pl->cur.version;
+
+	/* layouts from daemons and configs are validated to fit; never wrap */
+	return v > PROTO_LAYOUT_VERSION_MAX ? PROTO_LAYOUT_VERSION_MAX : (uint32_t)v;
+}
+
+/* qfs_q_lay_refresh, one at a time: the watch thread and operations that
+ * met a stale-layout refusal share it. */
+static int qfs_q_lay_refresh_one(struct qfs_quorum *q, uint32_t lver, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&q->lay_refresh_lock);
+	/* another thread may have switched past @lver while we waited */
+	if (qfs_q_lay_version(atomic_load(&q->lay)) <= lver)
+		rc = qfs_q_lay_refresh(q, false, err, errlen);
+	pthread_mutex_unlock(&q->lay_refresh_lock);
+	return rc;
+}
+
+/*
+ * The transport's layout hook (engine thread): a reply carried a layout
+ * version we have not seen. Wake the watch thread unless the view is that
+ * new already; never blocks (wt->lock is only held briefly).
+ */
+static void qfs_q_lay_kick(void *arg, uint32_t version)
+{
+	struct qfs_quorum *q = arg;
+	struct qfs_q_watch *wt = q->watch;
+
+	if (version <= qfs_q_lay_version(atomic_load(&q->lay)))
+		return;
+	pthread_mutex_lock(&wt->lock);
+	wt->kick = true;
+	pthread_cond_signal(&wt->cond);
+	pthread_mutex_unlock(&wt->lock);
+}
+
 static void *qfs_q_lay_watch_main(void *arg)
 {
 	struct qfs_quorum *q = arg;
@@ -372,11 +431,14 @@ static void *qfs_q_lay_watch_main(void *arg)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&wt->cond, &wt->lock, &ts);
+		if (!wt->kick)
+			pthread_cond_timedwait(&wt->cond, &wt->lock, &ts);
 		if (wt->stop)
 			break;
+		wt->kick = false;
 		pthread_mutex_unlock(&wt->lock);
-		qfs_q_lay_refresh(q, false, err, sizeof(err));
+		qfs_q_lay_refresh_one(q, qfs_q_lay_version(atomic_load(&q->lay)), err,
+				      sizeof(err));
 		pthread_mutex_lock(&wt->lock);
 	}
 	pthread_mutex_unlock(&wt->lock);
@@ -396,32 +458,76 @@ int qfs_q_lay_watch_start(struct qfs_quorum *q)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&wt->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	q->watch = wt;
+	q->watch = wt; /* freed by qfs_q_lay_free, after the transport closed */
 	rc = -pthread_create(&wt->tid, NULL, qfs_q_lay_watch_main, q);
-	if (rc) {
-		q->watch = NULL;
-		pthread_cond_destroy(&wt->cond);
-		pthread_mutex_destroy(&wt->lock);
-		free(wt);
-	}
-	return rc;
+	if (rc)
+		return rc;
+	wt->started = true;
+	q->t->layout_arg = q;
+	atomic_store_explicit(&q->t->layout_hook, qfs_q_lay_kick, memory_order_release);
+	return 0;
 }
 
 void qfs_q_lay_watch_stop(struct qfs_quorum *q)
 {
 	struct qfs_q_watch *wt = q->watch;
 
-	if (!wt)
+	if (!wt || !wt->started)
 		return;
+	atomic_store_explicit(&q->t->layout_hook, NULL, memory_order_release);
 	pthread_mutex_lock(&wt->lock);
 	wt->stop = true;
 	pthread_cond_signal(&wt->cond);
 	pthread_mutex_unlock(&wt->lock);
 	pthread_join(wt->tid, NULL);
-	pthread_cond_destroy(&wt->cond);
-	pthread_mutex_destroy(&wt->lock);
-	free(wt);
-	q->watch = NULL;
+	wt->started = false;
+}
+
+int qfs_q_lay_catch_up(struct qfs_quorum *q, uint32_t lver)
+{
+	char err[256] = "";
+	uint32_t now;
+	int rc;
+
+	rc = qfs_q_lay_refresh_one(q, lver, err, sizeof(err));
+	now = qfs_q_lay_version(atomic_load(&q->lay));
+	if (!rc && now <= lver)
+		rc = -ESTALE; /* no daemon handed out anything newer */
+	if (rc)
+		qlog_warn("daemons refuse layout v%u as stale, and no newer one could be "
+			  "fetched: %s", lver, err[0] ? err : strerror(-rc));
+	return rc;
+}
+
+/* Highest layout version known: the view's, or one a reply header showed. */
+static uint32_t qfs_q_lay_newest_seen(struct qfs_quorum *q)
+{
+	uint32_t seen = atomic_load_explicit(&q->t->layout_seen, memory_order_relaxed);
+	uint32_t cur = qfs_q_lay_version(atomic_load(&q->lay));
+
+	return seen > cur ? seen : cur;
+}
+
+bool qfs_q_lay_retry(struct qfs_quorum *q, uint32_t lver, int rc, const char *what)
+{
+	if (!lver || (rc != -EIO && rc != -EROFS) || qfs_q_lay_newest_seen(q) <= lver)
+		return false;
+	if (qfs_q_lay_catch_up(q, lver))
+		return false;
+	qlog_debug("%s: placed by layout v%u, refused as stale: retrying under v%u", what, lver,
+		   qfs_q_lay_version(atomic_load(&q->lay)));
+	return true;
+}
+
+int qfs_q_lay_retried(struct qfs_quorum *q, uint32_t lver, int rc, const char *what)
+{
+	uint32_t seen = atomic_load_explicit(&q->t->layout_seen, memory_order_relaxed);
+
+	if ((rc != -EIO && rc != -EROFS) || !lver || seen <= lver)
+		return rc;
+	qlog_warn("%s: still refused after switching to layout v%u (daemons report v%u): "
+		  "giving up with EIO", what, lver, seen);
+	return -EIO;
 }
 
 /* ---- public: tools (qfs layout, rebalance, fsck) ---- */

@@ -18,6 +18,8 @@
  * those that hold an older record: the others may have collected it).
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +51,7 @@ struct qfs_list {
 	int ncur;
 	struct qfs_replica reps[QFS_Q_PLACE_MAX]; /* placement at open */
 	int nreaders, next;	/* counting replicas; next one never asked */
+	uint32_t lver;		/* version of the view that placed reps[] */
 	struct proto_wr mbuf[2];
 };
 
@@ -115,7 +118,8 @@ static int qfs_list_open(struct qfs_list *l, const uint8_t *start, size_t start_
 	struct qfs_call *c;
 	unsigned want, rneed;
 
-	rneed = qfs_q_rneed(q, qfs_q_place(q, proto_partition_token(l->ino), reps, &l->nreaders));
+	rneed = qfs_q_rneed(q, qfs_q_place(q, proto_partition_token(l->ino), reps, &l->nreaders,
+					   &l->lver));
 	nreaders = l->nreaders;
 	/* degraded reads make do with fewer counting replicas than R */
 	if ((unsigned)nreaders < (q->degraded_read ? 1 : rneed))
@@ -124,6 +128,7 @@ static int qfs_list_open(struct qfs_list *l, const uint8_t *start, size_t start_
 	rc = qfs_call_new(nreaders, l->deadline, qfs_accept_ok, NULL, 0, &c);
 	if (rc)
 		return rc;
+	c->layout = l->lver;
 	for (unsigned i = 0; i < want; i++) {
 		rc = qfs_list_add(l, c, reps[next++].daemon, start, start_len, after, page);
 		if (rc < 0)
@@ -237,6 +242,7 @@ static int qfs_list_refill_once(struct qfs_list *l, uint32_t page, bool *again)
 	rc = qfs_call_new(k, l->deadline, qfs_accept_ok, NULL, 0, &c);
 	if (rc)
 		return rc;
+	c->layout = l->lver;
 	for (int i = 0; i < l->ncur; i++) {
 		struct qfs_lcur *lc = &l->cur[i];
 
@@ -312,6 +318,7 @@ static void qfs_list_repair(struct qfs_list *l, const struct proto_entry *e, con
 		return;	/* never spread a record whose bytes do not match */
 	if (qfs_q_put_call(&m, e->val, ndst, qfs_deadline_ms(q->timeout_ms), &c))
 		return;
+	c->layout = l->lver;
 	for (int i = 0; i < ndst; i++)
 		if (qfs_q_put_add(c, &e->key, &m, sums, dst[i], true) < 0)
 			break;
@@ -319,9 +326,11 @@ static void qfs_list_repair(struct qfs_list *l, const struct proto_entry *e, con
 	qfs_call_put(c);
 }
 
-int qfs_quorum_list(struct qfs_quorum *q, uint64_t ino, uint8_t kind, const uint8_t *start,
-		    size_t start_len, bool after, uint32_t max, qfs_entry_fn fn, void *arg,
-		    bool *more)
+/* One listing placed by the current view; *lver its version, *emitted the
+ * entries handed to @fn. */
+static int list_once(struct qfs_quorum *q, uint64_t ino, uint8_t kind, const uint8_t *start,
+		     size_t start_len, bool after, uint32_t max, qfs_entry_fn fn, void *arg,
+		     bool *more, uint32_t *lver, uint32_t *emitted_out)
 {
 	struct qfs_list *l;
 	uint32_t emitted = 0;
@@ -343,6 +352,7 @@ int qfs_quorum_list(struct qfs_quorum *q, uint64_t ino, uint8_t kind, const uint
 	proto_wr_init(&l->mbuf[1]);
 
 	rc = qfs_list_open(l, start, start_len, after, qfs_list_page(max, emitted));
+	*lver = l->lver;
 	while (rc == 0) {
 		struct proto_rec acc = { 0 }, r;
 		struct proto_entry e;
@@ -431,5 +441,27 @@ int qfs_quorum_list(struct qfs_quorum *q, uint64_t ino, uint8_t kind, const uint
 	proto_wr_free(&l->mbuf[0]);
 	proto_wr_free(&l->mbuf[1]);
 	free(l);
+	*emitted_out = emitted;
 	return rc;
+}
+
+int qfs_quorum_list(struct qfs_quorum *q, uint64_t ino, uint8_t kind, const uint8_t *start,
+		    size_t start_len, bool after, uint32_t max, qfs_entry_fn fn, void *arg,
+		    bool *more)
+{
+	uint32_t lver = 0, emitted = 0;
+	char what[64];
+	int rc;
+
+	rc = list_once(q, ino, kind, start, start_len, after, max, fn, arg, more, &lver,
+		       &emitted);
+	/* once entries went to @fn the listing cannot start over */
+	if ((rc != -EIO && rc != -EROFS) || emitted)
+		return rc;
+	snprintf(what, sizeof(what), "list %016" PRIx64, ino);
+	if (!qfs_q_lay_retry(q, lver, rc, what))
+		return rc;
+	rc = list_once(q, ino, kind, start, start_len, after, max, fn, arg, more, &lver,
+		       &emitted);
+	return qfs_q_lay_retried(q, lver, rc, what);
 }

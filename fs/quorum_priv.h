@@ -52,7 +52,11 @@ struct qfs_quorum {
 	struct qfs_q_lay *_Atomic lay; /* quorum_layout.c: the layout placing keys */
 	struct qfs_q_lay *lay_old;    /* retired views (still read by ops in flight) */
 	pthread_mutex_t lay_lock;     /* serializes layout switches and q->cl growth */
-	struct qfs_q_watch *watch;    /* quorum_layout.c: re-probe thread */
+	pthread_mutex_t lay_refresh_lock; /* one refresh at a time (watch thread and
+				       * operations refused as stale); taken before
+				       * lay_lock, never under it */
+	struct qfs_q_watch *watch;    /* quorum_layout.c: re-probe thread; freed by
+				       * qfs_q_lay_free (the transport hook uses it) */
 	uint64_t tomb_grace_ms;	      /* immutable; see qfs_quorum_opts.tomb_grace_s */
 
 	pthread_mutex_t sb_lock;      /* protects have_sb and sb */
@@ -93,10 +97,41 @@ int qfs_q_lay_init(struct qfs_quorum *q, char *err, size_t errlen);
  * @at_open: N/W/R may change (nothing placed yet). Returns 0 or -errno.
  */
 int qfs_q_lay_refresh(struct qfs_quorum *q, bool at_open, char *err, size_t errlen);
-/* Start / stop the thread that refreshes every QFS_Q_LAYOUT_PROBE_MS. */
+/*
+ * Start / stop the thread that refreshes every QFS_Q_LAYOUT_PROBE_MS, and
+ * at once when a reply header shows a newer layout version (the start
+ * installs the transport's layout hook; the stop removes it).
+ */
 int qfs_q_lay_watch_start(struct qfs_quorum *q);
 void qfs_q_lay_watch_stop(struct qfs_quorum *q);
 void qfs_q_lay_free(struct qfs_quorum *q);
+
+/* The version of view @l as the u32 sent in request headers. */
+uint32_t qfs_q_lay_version(const struct qfs_q_lay *l);
+
+/*
+ * Refresh the layout now, on the calling thread (bounded by about two
+ * timeouts: HELLO all, LAYOUT_GET, HELLO of the daemons it adds), unless
+ * the view is already newer than @lver. Returns 0 when the view is newer
+ * than @lver afterwards, else -errno (logged: why no newer view).
+ */
+int qfs_q_lay_catch_up(struct qfs_quorum *q, uint32_t lver);
+
+/*
+ * Stale-layout retry, for operations placed by view version @lver that
+ * ended with @rc. Daemons refuse (PROTO_ST_STALE_LAYOUT) a request routed
+ * by an older layout than they store; such a reply counts as neither an
+ * answer nor a failure of the daemon, so the operation fails short of its
+ * quorum (-EIO, or -EROFS with degraded reads) and every reply header
+ * carries the daemon's newer version. qfs_q_lay_retry() is true when @rc
+ * is such a failure, a newer version than @lver was seen, and the view was
+ * refreshed past @lver (qfs_q_lay_catch_up): the caller then runs the
+ * whole operation once more, placed anew. After that second run,
+ * qfs_q_lay_retried() turns a failure that is still stale into -EIO and
+ * logs it; other results pass unchanged. @what names the operation in logs.
+ */
+bool qfs_q_lay_retry(struct qfs_quorum *q, uint32_t lver, int rc, const char *what);
+int qfs_q_lay_retried(struct qfs_quorum *q, uint32_t lver, int rc, const char *what);
 
 /*
  * The replicas of @token in view @l as transport indexes, into
@@ -146,9 +181,13 @@ bool qfs_q_rebuilding(struct qfs_quorum *q, int i, const struct qfs_daemon_info 
  * new and old preference lists during a layout transition; use
  * qfs_q_wneed / qfs_q_rneed with the count): counting and healthy ones
  * first (ring order), then suspect ones, rebuilding ones last. Returns the
- * number filled; *ncount gets the number that count toward quorums.
+ * number filled; *ncount gets the number that count toward quorums, and
+ * *lver (when not NULL) the version of the view that placed them: the
+ * caller puts it in each call's layout (struct qfs_call) so that daemons
+ * holding a newer layout refuse the requests.
  */
-int qfs_q_place(struct qfs_quorum *q, uint64_t token, struct qfs_replica *out, int *ncount);
+int qfs_q_place(struct qfs_quorum *q, uint64_t token, struct qfs_replica *out, int *ncount,
+		uint32_t *lver);
 
 /*
  * Hinted handoff (q->hinted_handoff): when fewer than W of the @n replicas

@@ -154,6 +154,7 @@ struct qfs_get {
 	struct qfs_replica reps[QFS_Q_PLACE_MAX];
 	int nreaders, next;	 /* counting replicas; next one not asked */
 	unsigned rneed, wneed;	 /* R and W for this key: more during a transition */
+	uint32_t lver;		 /* version of the view that placed reps[] */
 	unsigned want;		 /* answers to wait for: R, or all nreaders if fewer */
 	struct qfs_call *c;	 /* the gather call */
 	struct qfs_ans ans[QFS_Q_PLACE_MAX];
@@ -184,6 +185,7 @@ static int qfs_get_gather(struct qfs_get *g)
 	rc = qfs_call_new(g->nreaders, g->deadline, qfs_accept_reply, NULL, 0, &g->c);
 	if (rc)
 		return rc;
+	g->c->layout = g->lver;
 	for (unsigned i = 0; i < g->want; i++) {
 		rc = qfs_get_add(q, g->c, g->key, g->reps[g->next++].daemon, g->chunk && i > 0,
 				 g->off, g->len);
@@ -346,6 +348,7 @@ static int qfs_get_chunk_data(struct qfs_get *g)
 		rc = qfs_call_new(1, g->deadline, qfs_accept_reply, NULL, 0, &g->dcall);
 		if (rc)
 			return rc;
+		g->dcall->layout = g->lver;
 		rc = qfs_get_add(q, g->dcall, g->key, a->daemon, false, g->off, g->len);
 		if (rc < 0)
 			return rc;
@@ -451,6 +454,7 @@ static int qfs_get_repair(struct qfs_get *g)
 	rc = qfs_q_put_call(&g->merged, val, g->nreaders, g->deadline, &c);
 	if (rc)
 		return need ? rc : 0;
+	c->layout = g->lver; /* never recreate a copy a newer layout dropped */
 	for (int i = 0; i < g->nans; i++) {
 		if (g->ans[i].holder)
 			continue;
@@ -533,8 +537,9 @@ static void qfs_get_degrade(struct qfs_get *g, unsigned answers)
 			   proto_key_str(g->key, ks, sizeof(ks)), answers, q->r);
 }
 
-int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t off,
-		   uint32_t len, struct qfs_rec *out)
+/* One quorum read placed by the current view (*lver: its version). */
+static int get_once(struct qfs_quorum *q, const struct proto_key *key, uint32_t off,
+		    uint32_t len, struct qfs_rec *out, uint32_t *lver)
 {
 	struct qfs_get *g;
 	unsigned present = 0, absent = 0, answers = 0;
@@ -556,7 +561,8 @@ int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t o
 	proto_wr_init(&g->mbuf[0]);
 	proto_wr_init(&g->mbuf[1]);
 
-	n = qfs_q_place(q, proto_key_token(key), g->reps, &g->nreaders);
+	n = qfs_q_place(q, proto_key_token(key), g->reps, &g->nreaders, &g->lver);
+	*lver = g->lver;
 	g->rneed = qfs_q_rneed(q, n);
 	g->wneed = qfs_q_wneed(q, n);
 	/* degraded reads make do with fewer counting replicas than R */
@@ -614,6 +620,24 @@ out_free:
 	return rc;
 }
 
+int qfs_quorum_get(struct qfs_quorum *q, const struct proto_key *key, uint32_t off,
+		   uint32_t len, struct qfs_rec *out)
+{
+	char what[128];
+	uint32_t lver = 0;
+	int rc;
+
+	rc = get_once(q, key, off, len, out, &lver);
+	if (rc != -EIO && rc != -EROFS)
+		return rc;
+	memcpy(what, "get ", 4);
+	proto_key_str(key, what + 4, sizeof(what) - 4);
+	if (!qfs_q_lay_retry(q, lver, rc, what))
+		return rc;
+	rc = get_once(q, key, off, len, out, &lver);
+	return qfs_q_lay_retried(q, lver, rc, what);
+}
+
 void qfs_rec_free(struct qfs_rec *r)
 {
 	if (!r)
@@ -632,7 +656,7 @@ int qfs_quorum_replicas(struct qfs_quorum *q, const struct proto_key *key,
 	struct proto_wr w;
 	int n, ncount, rc;
 
-	n = qfs_q_place(q, proto_key_token(key), reps, &ncount);
+	n = qfs_q_place(q, proto_key_token(key), reps, &ncount, NULL);
 	if (n > max)
 		n = max;
 	rc = qfs_call_new(n, deadline, qfs_accept_reply, NULL, 0, &c);

@@ -7,7 +7,7 @@
  *
  * One thread per quorum handle that asked for it (the mount; tools leave
  * it off). A sweep runs every QFS_REPAIR_PERIOD_MS, and soon after a daemon
- * that was suspect answers again. A sweep pages through the PENDING_LIST of
+ * that was suspect answers again or the layout changed. A sweep pages through the PENDING_LIST of
  * every healthy daemon; for each listed key whose replicas are all healthy
  * it HEADs the key on every daemon, repairs the replicas that lack the
  * newest copy (fs/quorum_heal.c, fsck's own per-key repair) and, once the
@@ -54,6 +54,7 @@ struct qfs_repairer {
 	pthread_t thread;
 	uint64_t next_key_ns;	     /* thread only: pacing */
 	bool was_down[QFS_MAX_DAEMONS]; /* thread only: suspect or never answered */
+	const struct qfs_q_lay *lay_seen; /* thread only: the view at the last poll */
 	struct proto_batch_ent *del; /* thread only: QFS_REPAIR_DEL_BATCH entries */
 	int ndel;
 	/* thread only: the current sweep */
@@ -305,11 +306,17 @@ static void qfs_rep_sweep(struct qfs_repairer *r)
 			  (qfs_now_ns() - t0) / 1000000, r->handed);
 }
 
-/* True when a daemon that was down (suspect, or never answered) is back. */
+/*
+ * True when a daemon that was down (suspect, or never answered) is back, or
+ * the mount switched layouts: writes that reached their quorum around a
+ * switch may have been refused as stale by daemons that had the new layout
+ * already, and those replicas wait in the pending-repair index.
+ */
 static bool qfs_rep_healed(struct qfs_repairer *r)
 {
 	struct qfs_quorum *q = r->q;
-	bool back = false;
+	const struct qfs_q_lay *l = atomic_load(&q->lay);
+	bool back = r->lay_seen && l != r->lay_seen;
 
 	for (int d = 0; d < q->cl->ndaemons; d++) {
 		bool down = !qfs_rep_healthy(q, d);
@@ -317,6 +324,7 @@ static bool qfs_rep_healed(struct qfs_repairer *r)
 		back |= r->was_down[d] && !down;
 		r->was_down[d] = down;
 	}
+	r->lay_seen = l;
 	return back;
 }
 

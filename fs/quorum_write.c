@@ -35,6 +35,7 @@ static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint32_t put
 	const void *val = p->val;
 	struct qfs_call *c;
 	int n, nfb = 0, ncount, rc;
+	uint32_t lver;
 
 	if (p->key->kind >= PROTO_KIND_MAX || (m.flags & ~PROTO_REC_TOMBSTONE) ||
 	    (put_flags & ~PROTO_PUT_MASK) ||
@@ -54,7 +55,7 @@ static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint32_t put
 	m.sum = proto_value_sums(val, m.len, sums);
 	proto_hlc_observe(&q->clock, m.ver.hlc);
 
-	n = qfs_q_place(q, proto_key_token(p->key), reps, &ncount);
+	n = qfs_q_place(q, proto_key_token(p->key), reps, &ncount, &lver);
 	/* hinted handoff: fallbacks beyond the list stand in for down replicas
 	 * (every daemon keeps the superblock: never for it) */
 	if (p->key->kind != PROTO_KIND_SUPER)
@@ -65,6 +66,7 @@ static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint32_t put
 	rc = qfs_q_put_call(&m, val, n + nfb, deadline, &c);
 	if (rc)
 		return rc;
+	c->layout = lver; /* daemons holding a newer layout refuse it */
 	for (int i = 0; i < n + nfb; i++) {
 		rc = qfs_q_put_add_flags(c, p->key, &m, sums, reps[i].daemon,
 					 !reps[i].rebuilding, put_flags);
@@ -83,8 +85,8 @@ static int put_start(struct qfs_quorum *q, const struct qfs_put *p, uint32_t put
 }
 
 /* Wait for W acknowledgements of a started PUT; consumes the call. */
-static int put_finish(struct qfs_quorum *q, const struct qfs_put *p, struct qfs_call *c,
-		      uint64_t deadline)
+static int put_wait(struct qfs_quorum *q, const struct qfs_put *p, struct qfs_call *c,
+		    uint64_t deadline)
 {
 	int rc;
 
@@ -109,6 +111,42 @@ static int put_finish(struct qfs_quorum *q, const struct qfs_put *p, struct qfs_
 	} else if (p->key->kind == PROTO_KIND_SUPER && !(p->meta->flags & PROTO_REC_TOMBSTONE)) {
 		qfs_q_super_written(q, p->val, p->meta->len);
 	}
+	qfs_call_put(c);
+	return rc;
+}
+
+/*
+ * put_wait, and when daemons refused the PUT as placed by a stale layout,
+ * refresh the layout and send the whole PUT once more, placed anew, with a
+ * deadline of its own. The value comes from the first call's own copy (a
+ * put_begin caller may have reused its buffer). Consumes @c.
+ */
+static int put_finish(struct qfs_quorum *q, const struct qfs_put *p, uint32_t put_flags,
+		      struct qfs_call *c, uint64_t deadline)
+{
+	uint32_t lver = c->layout;
+	struct qfs_put again = *p;
+	struct qfs_call *c2;
+	char what[128];
+	int rc;
+
+	qfs_call_get(c); /* keep its DATA for a retry */
+	rc = put_wait(q, p, c, deadline);
+	if (rc == 0)
+		goto out_put;
+	memcpy(what, "put ", 4);
+	proto_key_str(p->key, what + 4, sizeof(what) - 4);
+	if (!qfs_q_lay_retry(q, lver, rc, what))
+		goto out_put;
+	again.val = c->data;
+	deadline = qfs_deadline_ms(q->timeout_ms);
+	rc = put_start(q, &again, put_flags, deadline, &c2);
+	if (rc == 0) {
+		lver = c2->layout;
+		rc = put_wait(q, &again, c2, deadline);
+	}
+	rc = qfs_q_lay_retried(q, lver, rc, what);
+out_put:
 	qfs_call_put(c);
 	return rc;
 }
@@ -150,7 +188,7 @@ int qfs_quorum_put_flags(struct qfs_quorum *q, const struct proto_key *key,
 	rc = put_start(q, &p, put_flags, deadline, &c);
 	if (rc < 0)
 		return rc;
-	return put_finish(q, &p, c, deadline);
+	return put_finish(q, &p, put_flags, c, deadline);
 }
 
 struct qfs_put_op {
@@ -190,7 +228,7 @@ int qfs_quorum_put_begin(struct qfs_quorum *q, const struct proto_key *key,
 
 int qfs_quorum_put_end(struct qfs_quorum *q, struct qfs_put_op *op)
 {
-	int rc = put_finish(q, &op->p, op->c, op->deadline);
+	int rc = put_finish(q, &op->p, 0, op->c, op->deadline);
 
 	free(op);
 	return rc;
@@ -215,7 +253,7 @@ int qfs_quorum_put_many(struct qfs_quorum *q, const struct qfs_put *puts, int n)
 	for (int i = 0; i < n; i++) {
 		if (!calls[i])
 			continue;
-		err = put_finish(q, &puts[i], calls[i], deadline);
+		err = put_finish(q, &puts[i], 0, calls[i], deadline);
 		if (err < 0 && !rc)
 			rc = err;
 	}
@@ -335,6 +373,7 @@ static int qfs_patch_repair(struct qfs_quorum *q, struct qfs_call *pc, int src, 
 	if (rc)
 		goto out_free;
 	c->want = *ver;
+	c->layout = pc->layout; /* @dst was placed by the PATCH's view */
 	rc = qfs_q_put_add(c, key, &f.meta, f.sums, dst, true);
 	if (rc < 0)
 		goto out_put;
@@ -363,6 +402,7 @@ static int qfs_patch_repair(struct qfs_quorum *q, struct qfs_call *pc, int src, 
 	if (rc)
 		goto out_free;
 	c->want = *ver;
+	c->layout = pc->layout;
 	qfs_patch_encode(&w, key, base, ver, epoch, off, sum);
 	rc = qfs_call_add(c, dst, PROTO_OP_PATCH, true, &w, 0, c->data_len);
 	if (rc < 0)
@@ -379,10 +419,11 @@ out_free:
 	return rc;
 }
 
-int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
-		     const struct proto_version *base, const struct proto_version *ver,
-		     uint64_t epoch, uint32_t off, const void *data, uint32_t len,
-		     struct proto_version *stored)
+/* One PATCH placed by the current view (*lver: its version). */
+static int patch_once(struct qfs_quorum *q, const struct proto_key *key,
+		      const struct proto_version *base, const struct proto_version *ver,
+		      uint64_t epoch, uint32_t off, const void *data, uint32_t len,
+		      struct proto_version *stored, uint32_t *lver)
 {
 	uint64_t deadline = qfs_deadline_ms(q->timeout_ms);
 	struct qfs_replica reps[QFS_Q_PLACE_MAX];
@@ -398,7 +439,7 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 		return -EINVAL;
 	proto_hlc_observe(&q->clock, ver->hlc);
 	sum = proto_block_sum(data, len);
-	n = qfs_q_place(q, proto_key_token(key), reps, &ncount);
+	n = qfs_q_place(q, proto_key_token(key), reps, &ncount, lver);
 	if (qfs_q_read_only(q, reps, n))
 		return -EROFS;
 	st.w = qfs_q_wneed(q, n); /* W in the old and new lists */
@@ -406,6 +447,7 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 	if (rc)
 		return rc;
 	c->want = *ver;
+	c->layout = *lver;
 	for (int i = 0; i < n; i++) {
 		struct proto_wr w;
 
@@ -493,4 +535,25 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 out_put:
 	qfs_call_put(c);
 	return rc < 0 ? rc : 0;
+}
+
+int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
+		     const struct proto_version *base, const struct proto_version *ver,
+		     uint64_t epoch, uint32_t off, const void *data, uint32_t len,
+		     struct proto_version *stored)
+{
+	char what[128];
+	uint32_t lver = 0;
+	int rc;
+
+	rc = patch_once(q, key, base, ver, epoch, off, data, len, stored, &lver);
+	if (rc != -EIO && rc != -EROFS)
+		return rc;
+	memcpy(what, "patch ", 6);
+	proto_key_str(key, what + 6, sizeof(what) - 6);
+	if (!qfs_q_lay_retry(q, lver, rc, what))
+		return rc;
+	/* replicas that applied it the first time answer "already applied" */
+	rc = patch_once(q, key, base, ver, epoch, off, data, len, stored, &lver);
+	return qfs_q_lay_retried(q, lver, rc, what);
 }

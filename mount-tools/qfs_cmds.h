@@ -9,6 +9,8 @@
 #ifndef QFS_MOUNT_TOOLS_QFS_CMDS_H
 #define QFS_MOUNT_TOOLS_QFS_CMDS_H
 
+#include <stdint.h>
+
 int qfs_cmd_sync(int argc, char **argv);	/* qfs_basic.c */
 int qfs_cmd_df(int argc, char **argv);		/* qfs_basic.c */
 int qfs_cmd_replicas(int argc, char **argv);	/* qfs_basic.c */
@@ -26,5 +28,16 @@ struct proto_layout;
  * failed). */
 int mnt_layout_push(struct qfs_quorum *q, const struct proto_layout *base,
 		    const struct proto_layout *next, int *took);
+
+struct proto_layout_ring;
+/*
+ * Whether every request routed by a layout older than @version is refused
+ * on the daemons of @ring (qfs_layout_guard.c): 0 when fewer than
+ * min(W, R) of them hold (or may hold: no answer) an older version, so no
+ * preference list of @ring can serve such a request; else -EAGAIN, with
+ * the lagging daemons and @why on stderr.
+ */
+int mnt_layout_retired(struct qfs_quorum *q, const struct proto_layout_ring *ring,
+		       uint64_t version, const char *why);
 
 #endif

@@ -292,6 +292,29 @@ static int mnt_lay_set(struct qfs_quorum *q, int daemon, uint64_t expect,
 	return rc;
 }
 
+/* Transport index of daemon @i of @r, adding it to the transport when the
+ * config does not name it; -errno when it cannot be reached. */
+static int mnt_lay_index(struct qfs_quorum *q, const struct proto_layout_ring *r, int i)
+{
+	struct qfs_cluster *one;
+	struct proto_layout_ring r1;
+	int d = qfs_quorum_daemon_index(q, r->d[i].name);
+
+	if (d >= 0)
+		return d;
+	one = calloc(1, sizeof(*one));
+	if (!one)
+		return -ENOMEM;
+	r1 = *r;
+	r1.d[0] = r->d[i];
+	r1.ndaemons = 1;
+	r1.n = r1.w = r1.r = 1;
+	if (!qfs_layout_to_cluster(one, &r1, one))
+		d = qfs_quorum_daemon_add(q, &one->daemons[0]);
+	free(one);
+	return d;
+}
+
 int mnt_layout_push(struct qfs_quorum *q, const struct proto_layout *base,
 		    const struct proto_layout *next, int *took)
 {
@@ -302,6 +325,28 @@ int mnt_layout_push(struct qfs_quorum *q, const struct proto_layout *base,
 	int fails = 0;
 
 	*took = 0;
+	/*
+	 * New members get the superblock before any daemon hands out a layout
+	 * that names them: a mount switches as soon as one reply shows the new
+	 * version, and a member without the volume would count in no quorum
+	 * then (a transition needs W + e of its N + e replicas).
+	 */
+	for (int i = 0; i < next->cur.ndaemons; i++) {
+		const char *name = next->cur.d[i].name;
+		int d, rc;
+
+		if (proto_layout_find(&base->cur, name) >= 0)
+			continue;
+		d = mnt_lay_index(q, &next->cur, i);
+		if (d < 0)
+			continue; /* reported by the loop below */
+		/* mkfs's flag: a new member is complete for what it owns
+		 * (nothing yet), not a wiped store being refilled */
+		rc = qfs_quorum_seed_super(q, d, PROTO_PUT_MKFS);
+		if (rc && rc != -ENOENT)
+			fprintf(stderr, "daemon %s: cannot give it the superblock: %s\n", name,
+				strerror(-rc));
+	}
 	/* the base layout's daemons first: the first refusal means another apply won */
 	for (int k = 0; k < (base->has_prev ? 3 : 2); k++) {
 		for (int i = 0; i < rings[k]->ndaemons; i++) {
@@ -313,28 +358,13 @@ int mnt_layout_push(struct qfs_quorum *q, const struct proto_layout *base,
 				continue;
 			if (k == 2 && proto_layout_find(&next->cur, name) >= 0)
 				continue;
-			d = qfs_quorum_daemon_index(q, name);
-			if (d < 0) {
-				struct qfs_cluster *one = calloc(1, sizeof(*one));
-				struct proto_layout_ring r1 = { 0 };
-
-				if (one) {
-					r1 = *rings[k];
-					r1.d[0] = rings[k]->d[i];
-					r1.ndaemons = 1;
-					r1.n = r1.w = r1.r = 1;
-					if (!qfs_layout_to_cluster(one, &r1, one))
-						d = qfs_quorum_daemon_add(q, &one->daemons[0]);
-					free(one);
-				}
-			}
+			d = mnt_lay_index(q, rings[k], i);
 			if (d < 0) {
 				fprintf(stderr, "daemon %s: not reachable from this client\n", name);
 				fails++;
 				continue;
 			}
-			/* mkfs's flag: a new member is complete for what it owns
-			 * (nothing yet), not a wiped store being refilled */
+			/* seeded above; again in case that failed (it says so) */
 			rc = k == 1 ? qfs_quorum_seed_super(q, d, PROTO_PUT_MKFS) : 0;
 			if (rc && rc != -ENOENT) {
 				fprintf(stderr, "daemon %s: cannot give it the superblock: %s\n", name,
@@ -404,6 +434,13 @@ static int mnt_lay_apply(const char *config, struct qfs_quorum *q, const struct 
 		fprintf(stderr, "qfs layout apply: changes were staged on v%" PRIu64
 			" but the cluster is at v%" PRIu64 ": 'qfs layout abort' and stage again\n",
 			st->cur.version, cur->cur.version);
+		free(next);
+		return 1;
+	}
+	if (cur->cur.version + 2 > PROTO_LAYOUT_VERSION_MAX) {
+		/* the transition and the rebalance that retires it take two */
+		fprintf(stderr, "qfs layout apply: layout v%" PRIu64 " is too close to the last "
+			"version the protocol carries (2^32 - 1)\n", cur->cur.version);
 		free(next);
 		return 1;
 	}

@@ -3,16 +3,21 @@
  * qfs_rebalance.c - `qfs rebalance CONFIG [--rate MB/s]`: finish a layout
  * transition in the foreground.
  *
- * 1. (layout in transition) SCAN every known daemon; each key whose new
- *    preference list differs from its old one (once, by a set of key
- *    hashes) is copied in its newest version to the new replicas that lack
- *    it (qfs_scan_copy), and checked there with a second HEAD of every
- *    daemon.
+ * 1. (layout in transition) Check that the previous layout is out of
+ *    service: fewer than min(W, R) of its daemons may still hold an older
+ *    version (mnt_layout_retired), so a mount that still routes by it is
+ *    refused (STALE_LAYOUT) and cannot add a version after a key is copied.
+ *    Then SCAN every known daemon; each key whose new preference list
+ *    differs from its old one (once, by a set of key hashes) is copied in
+ *    its newest version to the new replicas that lack it (qfs_scan_copy),
+ *    and checked there with a second HEAD of every daemon.
  * 2. When every such key is in place, LAYOUT_SET the layout without its
- *    previous one (version + 1, CAS): mounts stop writing the old lists.
- * 3. After QFS_RB_SETTLE_MS (mounts re-probe every second), SCAN again and
- *    DROP each copy held by a daemon outside its key's list, at exactly the
- *    version it holds, once the list holds that version or a newer one.
+ *    previous one (version + 1, CAS), and check the same rule on the new
+ *    layout's daemons: a mount still in the transition can no longer write
+ *    the old lists alone, nor complete any operation on the new ones.
+ * 3. After a short drain (settle_ms, see below), SCAN again and DROP each
+ *    copy held by a daemon outside its key's list, at exactly the version
+ *    it holds, once the list holds that version or a newer one.
  * No state is kept: killed at any point, running it again resumes (step 1
  * skips keys already in place; without a transition it does step 3 only,
  * after giving the current layout to a member that missed it while down).
@@ -39,13 +44,14 @@
 #include "proto/layout.h"
 
 /*
- * How long mounts may take to act on a new layout version: they HELLO the
- * daemons every second (QFS_Q_LAYOUT_PROBE_MS), a refresh takes at most
- * two timeouts (one to fetch the layout, one more waiting for the first
- * HELLO of the daemons it adds), and an operation that placed its key with
- * the old view ends within one more timeout (its deadline). Plus a margin.
+ * Safety does not rest on a wait any more: daemons refuse requests routed
+ * by an older layout than theirs, and a write a daemon accepted before it
+ * stored the new version is applied before the LAYOUT_SET reply leaves
+ * (one writer queue). The drain after retiring (one timeout_ms plus a
+ * margin) only lets what carries no layout version (background repairs
+ * placed by a mount's previous view, queued pending-repair batches) end
+ * before copies are dropped, so fewer copies are left for the next run.
  */
-#define QFS_RB_PROBE_MS 1000
 #define QFS_RB_MARGIN_MS 500
 #define QFS_RB_PAGE 1024
 #define QFS_RB_TRIES 5
@@ -53,7 +59,7 @@
 
 struct mnt_rb {
 	struct qfs_quorum *q;
-	unsigned settle_ms;	/* see QFS_RB_PROBE_MS */
+	unsigned settle_ms;	/* drain after retiring; see QFS_RB_MARGIN_MS */
 	double rate;		/* bytes per second, 0 = unlimited */
 	struct timespec t0;
 	double rate_t0;		/* elapsed seconds when the rate budget started */
@@ -304,9 +310,9 @@ static int mnt_rb_drop_from(struct mnt_rb *rb, int d)
 }
 
 /*
- * Wait until every live mount uses the layout just stored. The rate budget
- * starts over afterwards: time spent waiting is no licence for a burst of
- * settle_ms x rate bytes.
+ * The drain after retiring (QFS_RB_MARGIN_MS). The rate budget starts over
+ * afterwards: time spent waiting is no licence for a burst of settle_ms x
+ * rate bytes.
  */
 static void mnt_rb_settle(struct mnt_rb *rb)
 {
@@ -409,7 +415,7 @@ int qfs_cmd_rebalance(int argc, char **argv)
 		qfs_config_free(cl);
 		return 8;
 	}
-	rb.settle_ms = QFS_RB_PROBE_MS + 3 * cl->timeout_ms + QFS_RB_MARGIN_MS;
+	rb.settle_ms = cl->timeout_ms + QFS_RB_MARGIN_MS;
 	pl = malloc(sizeof(*pl));
 	next = malloc(sizeof(*next));
 	if (!pl || !next) {
@@ -427,8 +433,15 @@ int qfs_cmd_rebalance(int argc, char **argv)
 		printf("layout v%" PRIu64 " in transition from v%" PRIu64
 		       ": copying moved keys\n", pl->cur.version, pl->prev.version);
 		/* every mount must write both lists before a key is copied: one
-		 * still writing the old list only could add a version after it */
-		mnt_rb_settle(&rb);
+		 * still writing the old list only could add a version after it.
+		 * Daemons refuse it once they hold this version: give it to any
+		 * that missed the apply, then check that enough hold it */
+		mnt_layout_push(rb.q, pl, pl, &took);
+		if (mnt_layout_retired(rb.q, &pl->prev, pl->cur.version,
+				       "not copying; run qfs rebalance again once they answer")) {
+			ret = 4;
+			goto out;
+		}
 		for (int d = 0; d < qfs_quorum_ndaemons(rb.q); d++) {
 			rc = mnt_rb_copy_from(&rb, d);
 			if (rc)
@@ -443,27 +456,47 @@ int qfs_cmd_rebalance(int argc, char **argv)
 			ret = 4;
 			goto out;
 		}
+		if (pl->cur.version >= PROTO_LAYOUT_VERSION_MAX) {
+			fprintf(stderr, "qfs rebalance: layout v%" PRIu64 " is the last version "
+				"that fits the protocol (2^32 - 1): cannot retire it\n",
+				pl->cur.version);
+			ret = 4;
+			goto out;
+		}
 		memset(next, 0, sizeof(*next));
 		next->cur = pl->cur;
 		next->cur.version = pl->cur.version + 1;
 		rc = mnt_layout_push(rb.q, pl, next, &took);
-		if (rc) {
+		if (rc == -ESTALE || (rc && !took)) {
 			fprintf(stderr, "qfs rebalance: could not retire the old layout; run qfs "
 				"rebalance again\n");
 			ret = 4;
 			goto out;
 		}
+		/* copies outside the new lists may go once no mount can complete
+		 * an operation routed by the transition: refused by the daemons
+		 * that store the new version */
+		if (mnt_layout_retired(rb.q, &next->cur, next->cur.version,
+				       "copies are kept; run qfs rebalance again once they answer")) {
+			ret = 4;
+			goto out;
+		}
 		printf("layout v%" PRIu64 " in place (previous retired)\n", next->cur.version);
-		/* and mounts stop writing the old lists before their copies go */
 		mnt_rb_settle(&rb);
 	} else if (pl->cur.version > 1) {
 		/* a member that was down when the last version was pushed still
 		 * holds an older one (maybe the transition): bring it up to date,
-		 * or it refuses the next apply (qfs_layout.c) */
+		 * or it refuses the next apply (qfs_layout.c) and serves mounts
+		 * that still route by the transition */
 		rc = mnt_layout_push(rb.q, pl, pl, &took);
 		if (rc)
 			fprintf(stderr, "qfs rebalance: not every daemon holds layout v%" PRIu64
 				" (see above)\n", pl->cur.version);
+		if (mnt_layout_retired(rb.q, &pl->cur, pl->cur.version,
+				       "copies are kept; run qfs rebalance again once they answer")) {
+			ret = 4;
+			goto out;
+		}
 	}
 	for (int d = 0; d < qfs_quorum_ndaemons(rb.q); d++) {
 		const char *name = qfs_quorum_daemon_name(rb.q, d);

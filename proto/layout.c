@@ -50,7 +50,9 @@ static int proto_lay_ring_check(const struct proto_layout_ring *r)
 	uint64_t points = 0;
 	int keys = 0;
 
-	if (r->version == 0 || r->vnodes < 1 || r->vnodes > PROTO_LAYOUT_VNODES_MAX)
+	/* a version must fit the header's u32 layout field (wire.h) */
+	if (r->version == 0 || r->version > PROTO_LAYOUT_VERSION_MAX || r->vnodes < 1 ||
+	    r->vnodes > PROTO_LAYOUT_VNODES_MAX)
 		return -ERANGE;
 	if (r->ndaemons < 1 || r->ndaemons > PROTO_LAYOUT_DAEMONS_MAX)
 		return -EMSGSIZE;

@@ -37,6 +37,8 @@
 #define PROTO_LAYOUT_ENDPOINT_MAX 255
 #define PROTO_LAYOUT_KEY_LEN 40
 #define PROTO_LAYOUT_POINTS_MAX (1u << 22) /* sum of vnodes * weight / 100 */
+/* Layout versions travel in the u32 header field "layout" (wire.h). */
+#define PROTO_LAYOUT_VERSION_MAX UINT32_MAX
 
 struct proto_layout_daemon {
 	char name[PROTO_LAYOUT_NAME_MAX + 1];	      /* [A-Za-z0-9._-], 1..64 */
@@ -47,7 +49,7 @@ struct proto_layout_daemon {
 };
 
 struct proto_layout_ring {
-	uint64_t version; /* >= 1 */
+	uint64_t version; /* 1..PROTO_LAYOUT_VERSION_MAX */
 	uint8_t n, w, r;  /* 1 <= w, r <= n <= min(7, ndaemons) */
 	uint16_t vnodes;  /* 1..4096 */
 	uint16_t ndaemons;

@@ -34,6 +34,7 @@ static const struct {
 	[PROTO_ST_XVOLUME] = { EXDEV, "xvolume" },
 	[PROTO_ST_BUSY] = { EAGAIN, "busy" },
 	[PROTO_ST_INVAL] = { EINVAL, "inval" },
+	[PROTO_ST_STALE_LAYOUT] = { EREMCHG, "stale_layout" },
 };
 
 int proto_st_to_errno(uint16_t st)

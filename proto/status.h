@@ -32,6 +32,7 @@ enum proto_status {
 	PROTO_ST_XVOLUME = 16,	  /* record belongs to another volume      (EXDEV) */
 	PROTO_ST_BUSY = 17,	  /* daemon overloaded, retry later        (EAGAIN) */
 	PROTO_ST_INVAL = 18,	  /* well formed but not allowed here (EINVAL) */
+	PROTO_ST_STALE_LAYOUT = 19, /* routed by a layout older than the daemon's (EREMCHG) */
 	PROTO_ST_MAX
 };
 

@@ -68,7 +68,7 @@ void proto_hdr_encode(const struct proto_hdr *h, uint8_t buf[PROTO_HDR_LEN])
 	proto_le32_put(buf + 12, h->args_len);
 	proto_le64_put(buf + 16, h->reqid);
 	proto_le32_put(buf + 24, h->data_len);
-	proto_le32_put(buf + 28, 0);
+	proto_le32_put(buf + 28, h->layout);
 }
 
 /*
@@ -79,7 +79,7 @@ void proto_hdr_encode(const struct proto_hdr *h, uint8_t buf[PROTO_HDR_LEN])
 int proto_hdr_decode(const void *buf, size_t len, struct proto_hdr *h)
 {
 	struct proto_rd r;
-	uint32_t magic, rsv32;
+	uint32_t magic;
 	uint16_t rsv16;
 
 	memset(h, 0, sizeof(*h));
@@ -95,14 +95,14 @@ int proto_hdr_decode(const void *buf, size_t len, struct proto_hdr *h)
 	h->args_len = proto_get_u32(&r);
 	h->reqid = proto_get_u64(&r);
 	h->data_len = proto_get_u32(&r);
-	rsv32 = proto_get_u32(&r);
+	h->layout = proto_get_u32(&r);
 	if (r.bad || r.left != 0)
 		return -EBADMSG;
 	if (magic != PROTO_MAGIC)
 		return -EPROTO;
 	if (h->version != PROTO_VERSION)
 		return -EPROTONOSUPPORT;
-	if (rsv16 != 0 || rsv32 != 0 || (h->flags & ~PROTO_HF_MASK))
+	if (rsv16 != 0 || (h->flags & ~PROTO_HF_MASK))
 		return -EBADMSG;
 	if (h->opcode == 0 || h->opcode >= PROTO_OP_MAX)
 		return -EOPNOTSUPP;

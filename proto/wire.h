@@ -18,7 +18,10 @@
  *  12  u32 args_len   length of the ARGS frame
  *  16  u64 reqid      chosen by the requester, echoed in the reply
  *  24  u32 data_len   length of the DATA frame
- *  28  u32 reserved   must be 0
+ *  28  u32 layout     the sender's cluster layout version: in a reply the
+ *                     version the daemon stores (0: none); in a request the
+ *                     version of the layout that routed it (0: not routed
+ *                     by a layout). docs/protocol.md section 2.
  */
 #ifndef QFS_PROTO_WIRE_H
 #define QFS_PROTO_WIRE_H
@@ -81,6 +84,7 @@ struct proto_hdr {
 	uint32_t args_len;
 	uint64_t reqid;
 	uint32_t data_len;
+	uint32_t layout; /* layout version (see above); 0 = none / not routed */
 };
 
 /* Encode @h (magic added) into @buf of PROTO_HDR_LEN bytes. */

@@ -14,6 +14,7 @@
 #include "proto/layout.h"
 #include "proto/msg.h"
 #include "proto/record.h"
+#include "proto/status.h"
 #include "proto/wire.h"
 
 static const char *g_dir;
@@ -74,6 +75,16 @@ int main(int argc, char **argv)
 	uint8_t hb[PROTO_HDR_LEN];
 	proto_hdr_encode(&h, hb);
 	put_seed("hdr", 0, hb, sizeof(hb));
+	/* a request routed by layout 7, and a daemon at 8 refusing it */
+	h.layout = 7;
+	proto_hdr_encode(&h, hb);
+	put_seed("hdr", 1, hb, sizeof(hb));
+	h.flags = PROTO_HF_REPLY;
+	h.status = PROTO_ST_STALE_LAYOUT;
+	h.args_len = h.data_len = 0;
+	h.layout = 8;
+	proto_hdr_encode(&h, hb);
+	put_seed("hdr", 2, hb, sizeof(hb));
 
 	struct proto_hello_req hq = { .min_version = 1, .max_version = 1, .clock = 1ULL << 40 };
 	proto_wr_init(&w);

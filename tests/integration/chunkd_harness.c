@@ -449,6 +449,7 @@ int chkh_send(struct chkh_client *c, uint8_t op, const void *args, size_t alen,
 	struct proto_hdr h = { .version = PROTO_VERSION, .opcode = op };
 
 	h.reqid = c->next_reqid++;
+	h.layout = c->layout;
 	if (reqid)
 		*reqid = h.reqid;
 	return proto_zsend(c->sock, NULL, &h, args, alen, data, dlen, NULL, 0);
@@ -471,6 +472,7 @@ int chkh_recv(struct chkh_client *c, struct chkh_reply *r, int timeout_ms)
 	if (rc < 0)
 		return rc;
 	r->status = r->m.hdr.status;
+	c->last_layout = r->m.hdr.layout;
 	r->args = zmq_msg_data(&r->m.args);
 	r->alen = zmq_msg_size(&r->m.args);
 	r->data = zmq_msg_data(&r->m.data);

@@ -38,6 +38,8 @@ struct chkh_client {
 	void *ctx;
 	void *sock; /* DEALER */
 	uint64_t next_reqid;
+	uint32_t layout;      /* header layout of every request sent (0: none) */
+	uint32_t last_layout; /* header layout of the last reply received */
 };
 
 /* A reply: decoded header and owned frames (release with chkh_reply_free). */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "proto/layout.h"
 #include "proto/status.h"
 #include "tests/integration/chunkd_harness.h"
 
@@ -893,6 +894,91 @@ static void test_chunkd_scrub(void **state)
 	free(v);
 }
 
+/* LAYOUT_SET @version (a one-daemon layout naming this daemon), expecting @expect. */
+static int set_layout(struct fix *f, uint64_t expect, uint64_t version)
+{
+	struct proto_layout *l = calloc(1, sizeof(*l));
+	struct chkh_reply r;
+	struct proto_wr w;
+	int rc;
+
+	assert_non_null(l);
+	l->cur.version = version;
+	l->cur.n = l->cur.w = l->cur.r = 1;
+	l->cur.vnodes = 16;
+	l->cur.ndaemons = 1;
+	snprintf(l->cur.d[0].name, sizeof(l->cur.d[0].name), "%s", f->d.name);
+	snprintf(l->cur.d[0].endpoint, sizeof(l->cur.d[0].endpoint), "%s", f->d.ep);
+	l->cur.d[0].weight = 100;
+	proto_wr_init(&w);
+	proto_encode_layout_set_req(&w, expect, l);
+	assert_false(w.bad);
+	rc = chkh_call(&f->c, PROTO_OP_LAYOUT_SET, w.buf, w.len, NULL, 0, &r);
+	proto_wr_free(&w);
+	free(l);
+	if (rc < 0)
+		return rc;
+	rc = r.status;
+	chkh_reply_free(&r);
+	return rc;
+}
+
+/*
+ * Every reply carries the stored layout version; a PUT, PATCH or read
+ * routed by an older one is refused with STALE_LAYOUT (and not applied),
+ * 0 (not routed) and newer versions are served, HELLO and STAT ignore it.
+ */
+static void test_chunkd_stale_layout(void **state)
+{
+	struct fix *f = *state;
+	struct proto_write_rep w;
+	struct proto_stat_rep st;
+	struct proto_meta m;
+	struct proto_key k;
+	uint64_t hlc = chkh_hlc_now();
+	uint8_t v[100];
+	uint32_t vmax = PROTO_LAYOUT_VERSION_MAX;
+
+	chkh_fill(v, sizeof(v), 1);
+	proto_key_chunk(&k, 500, 0);
+	/* no layout stored: nothing is stale, replies say 0 */
+	f->c.layout = 3;
+	assert_int_equal(chkh_put(&f->c, &k, hlc, 1, 0, v, 100, &w), PROTO_ST_OK);
+	assert_int_equal(f->c.last_layout, 0);
+	f->c.layout = 0;
+	assert_int_equal(set_layout(f, 0, 5), PROTO_ST_OK);
+	assert_int_equal(f->c.last_layout, 5);
+	/* a version that does not fit the header is refused at decode */
+	assert_int_equal(set_layout(f, 5, (uint64_t)vmax + 1), PROTO_ST_INVAL);
+	assert_int_equal(f->c.last_layout, 5);
+
+	f->c.layout = 4;
+	assert_int_equal(chkh_put(&f->c, &k, hlc + 1, 1, 0, v, 100, &w), PROTO_ST_STALE_LAYOUT);
+	assert_int_equal(f->c.last_layout, 5);
+	assert_int_equal(chkh_head(&f->c, &k, &m), PROTO_ST_STALE_LAYOUT);
+	assert_int_equal(f->c.last_layout, 5);
+	assert_int_equal(chkh_stat(&f->c, &st), PROTO_ST_OK); /* not routed: served */
+	f->c.layout = 0;
+	assert_int_equal(chkh_head(&f->c, &k, &m), PROTO_ST_OK);
+	assert_true(m.ver.hlc == hlc); /* the refused PUT was not applied */
+	f->c.layout = 5;
+	assert_int_equal(chkh_put(&f->c, &k, hlc + 2, 1, 0, v, 100, &w), PROTO_ST_OK);
+	f->c.layout = 6; /* newer than ours: we may have missed an apply */
+	assert_int_equal(chkh_head(&f->c, &k, &m), PROTO_ST_OK);
+	assert_true(m.ver.hlc == hlc + 2);
+	assert_int_equal(f->c.last_layout, 5);
+
+	/* the version survives a restart */
+	f->c.layout = 0;
+	chkh_close(&f->c);
+	assert_int_equal(chkh_stop(&f->d), 0);
+	assert_int_equal(chkh_restart(&f->d), 0);
+	assert_int_equal(chkh_connect(&f->c, f->d.ep), 0);
+	f->c.layout = 4;
+	assert_int_equal(chkh_head(&f->c, &k, &m), PROTO_ST_STALE_LAYOUT);
+	assert_int_equal(f->c.last_layout, 5);
+}
+
 static void test_chunkd_bad_cmdline(void **state)
 {
 	static const struct {
@@ -975,6 +1061,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_chunkd_hello, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunkd_stale_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunkd_fresh_after_wipe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunkd_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunkd_put_merge, setup, teardown),

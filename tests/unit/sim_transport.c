@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "fs/config.h"
+#include "proto/layout.h"
 #include "proto/status.h"
 #include "tests/unit/sim_transport.h"
 
@@ -39,6 +40,9 @@ struct sim_replica {
 	uint64_t hellos;    /* bumped when flags or store id change ("a new HELLO") */
 	int64_t skew_ms;
 	uint32_t page_max;
+	uint32_t lver;	    /* layout version it checks requests against and
+			     * puts in reply headers (0: none) */
+	unsigned stale;	    /* requests refused with STALE_LAYOUT */
 	unsigned counts[PROTO_OP_MAX];
 };
 
@@ -60,6 +64,9 @@ struct sim {
 	struct sim_ev *evs; /* sorted by due */
 	int n;
 	struct sim_replica *r;
+	uint8_t *layout;    /* encoded layout record every replica hands out */
+	size_t layout_len;
+	uint64_t layout_ver; /* its version, reported in HELLO */
 };
 
 /* ---- the stores ---- */
@@ -183,7 +190,27 @@ static void sim_hello(struct sim *s, int i, const struct qfs_rpc *rpc, struct si
 	hr.max_skew_ms = 5000;
 	hr.chunk_max = PROTO_CHUNK_MAX;
 	hr.block_size = PROTO_BLOCK_SIZE;
+	hr.layout_version = s->layout_ver;
 	proto_encode_hello_rep(&rep->args, &hr);
+}
+
+/* LAYOUT_GET: the record set by sim_set_layout, or NOENT. */
+static void sim_layout_get(struct sim *s, struct sim_reply *rep)
+{
+	if (!s->layout) {
+		rep->st = PROTO_ST_NOENT;
+		return;
+	}
+	proto_put_bytes(&rep->args, s->layout, s->layout_len);
+}
+
+/* As chunkd's chk_layout_stale: a routed request below the replica's version. */
+static bool sim_layout_stale(const struct sim_replica *r, uint8_t op, uint32_t layout)
+{
+	if (!layout || op == PROTO_OP_HELLO || op == PROTO_OP_SYNC || op == PROTO_OP_STAT ||
+	    op == PROTO_OP_LAYOUT_GET || op == PROTO_OP_LAYOUT_SET)
+		return false;
+	return layout < r->lver;
 }
 
 static void sim_put_req(struct sim *s, int i, const struct qfs_rpc *rpc, struct sim_reply *rep)
@@ -447,9 +474,15 @@ static void sim_stat_req(struct sim *s, int i, struct sim_reply *rep)
 	proto_encode_stat_rep(&rep->args, &st);
 }
 
-/* Apply one RPC to replica @i; s->lock held. */
-static void sim_serve(struct sim *s, int i, const struct qfs_rpc *rpc, struct sim_reply *rep)
+/* Apply one RPC (of a call placed by layout @layout) to replica @i; s->lock held. */
+static void sim_serve(struct sim *s, int i, const struct qfs_rpc *rpc, uint32_t layout,
+		      struct sim_reply *rep)
 {
+	if (sim_layout_stale(&s->r[i], rpc->op, layout)) {
+		s->r[i].stale++;
+		rep->st = PROTO_ST_STALE_LAYOUT;
+		return;
+	}
 	switch (rpc->op) {
 	case PROTO_OP_HELLO:
 		sim_hello(s, i, rpc, rep);
@@ -478,6 +511,9 @@ static void sim_serve(struct sim *s, int i, const struct qfs_rpc *rpc, struct si
 	case PROTO_OP_STAT:
 		sim_stat_req(s, i, rep);
 		break;
+	case PROTO_OP_LAYOUT_GET:
+		sim_layout_get(s, rep);
+		break;
 	default:
 		rep->st = PROTO_ST_BADOP;
 		break;
@@ -502,10 +538,15 @@ static void sim_fire(struct sim *s, struct sim_ev *ev)
 		qfs_call_complete(ev->call, ev->idx, -ETIMEDOUT, 0, NULL, 0, NULL, 0);
 		return;
 	}
+	uint32_t lver;
+
 	proto_wr_init(&rep.args);
 	pthread_mutex_lock(&s->lock);
-	sim_serve(s, rpc->daemon, rpc, &rep);
+	sim_serve(s, rpc->daemon, rpc, ev->call->layout, &rep);
+	lver = s->r[rpc->daemon].lver;
 	pthread_mutex_unlock(&s->lock);
+	/* as the engine: the reply header's layout before the completion */
+	qfs_transport_layout_seen(&s->t, lver);
 	qfs_call_complete(ev->call, ev->idx, 0, rep.st, rep.args.buf, rep.args.len, rep.data,
 			  rep.dlen);
 	proto_wr_free(&rep.args);
@@ -692,6 +733,7 @@ int sim_new(int n, struct sim **out)
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&s->tid, NULL, sim_main, s)) {
 		free(s->r);
+	free(s->layout);
 		free(s);
 		return -EAGAIN;
 	}
@@ -846,4 +888,40 @@ struct qfs_cluster *sim_cluster(int nd, unsigned n, unsigned w, unsigned r,
 		cl->daemons[i].weight = 100;
 	}
 	return cl;
+}
+
+int sim_set_layout(struct sim *s, const struct proto_layout *l)
+{
+	struct proto_wr w;
+
+	proto_wr_init(&w);
+	proto_layout_encode(&w, l);
+	if (w.bad)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	free(s->layout);
+	s->layout = w.buf;
+	s->layout_len = w.len;
+	s->layout_ver = l->cur.version;
+	for (int i = 0; i < s->n; i++)
+		s->r[i].lver = (uint32_t)l->cur.version;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void sim_set_layout_check(struct sim *s, int i, uint32_t version)
+{
+	pthread_mutex_lock(&s->lock);
+	s->r[i].lver = version;
+	pthread_mutex_unlock(&s->lock);
+}
+
+unsigned sim_stale(struct sim *s, int i)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->r[i].stale;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }

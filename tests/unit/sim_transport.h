@@ -10,7 +10,10 @@
  * thread, so delays are real time), drop (requests are never answered and
  * fail at the call's deadline, as the engine would time them out), dead
  * (suspect: fails at once with -EHOSTDOWN), store flags for HELLO, a clock
- * skew, a page size limit for LIST, NOSPC, and per-key corruption.
+ * skew, a page size limit for LIST, NOSPC, and per-key corruption. A
+ * cluster layout (LAYOUT_GET, HELLO's layout_version) can be set: each
+ * replica then refuses requests placed by an older layout with
+ * STALE_LAYOUT and puts its version in every reply, as chunkd does.
  * All functions are thread-safe.
  */
 #ifndef QFS_TESTS_SIM_TRANSPORT_H
@@ -62,6 +65,17 @@ int sim_put(struct sim *s, int i, const struct proto_key *key, const struct prot
  * value in *val (may be NULL), or -ENOENT. */
 int sim_get(struct sim *s, int i, const struct proto_key *key, struct proto_meta *meta,
 	    uint8_t **val);
+struct proto_layout;
+/*
+ * Every replica hands out layout @l (LAYOUT_GET, HELLO) and refuses
+ * requests placed by an older version. 0 or -ENOMEM.
+ */
+int sim_set_layout(struct sim *s, const struct proto_layout *l);
+/* Replica @i checks requests against (and reports) @version instead. */
+void sim_set_layout_check(struct sim *s, int i, uint32_t version);
+/* Requests replica @i refused with STALE_LAYOUT. */
+unsigned sim_stale(struct sim *s, int i);
+
 /* Requests of @op replica @i received (0 = every op). */
 unsigned sim_count(struct sim *s, int i, uint8_t op);
 void sim_reset_counts(struct sim *s);

@@ -107,7 +107,7 @@ static void test_config_good_file(void **state)
 		     "read_quorum: 2\n"
 		     "timeout_ms = 2500\n"
 		     "vnodes = 128\n"
-		     "layout_version = 18446744073709551615\n"
+		     "layout_version = 4294967295\n"
 		     "\n"
 		     "[client]\n"
 		     "public_key_file = keys/client.pub\n"
@@ -130,7 +130,7 @@ static void test_config_good_file(void **state)
 	assert_int_equal(cl->r, 2);
 	assert_int_equal(cl->timeout_ms, 2500);
 	assert_int_equal(cl->vnodes, 128);
-	assert_true(cl->layout_version == UINT64_MAX);
+	assert_true(cl->layout_version == UINT32_MAX);
 	snprintf(want, sizeof(want), "%s/keys/client.pub", tmpdir);
 	assert_string_equal(cl->client_public_key_file, want);
 	assert_string_equal(cl->client_secret_key_file, "/etc/quorumfs/client.key");
@@ -276,9 +276,9 @@ static void test_config_number_errors(void **state)
 		{ "timeout_ms = 4294967306", "timeout_ms = 4294967306 is out of range 10..600000" },
 		{ "vnodes = 0", "vnodes = 0 is out of range 1..4096" },
 		{ "vnodes = 4097", "vnodes = 4097 is out of range 1..4096" },
-		{ "layout_version = 0", "layout_version = 0 is out of range 1..18446744073709551615" },
-		{ "layout_version = 18446744073709551616",
-		  "layout_version = 18446744073709551616 is out of range" },
+		{ "layout_version = 0", "layout_version = 0 is out of range 1..4294967295" },
+		{ "layout_version = 4294967296",
+		  "layout_version = 4294967296 is out of range 1..4294967295" },
 		{ "layout_version = 99999999999999999999999999",
 		  "layout_version = '99999999999999999999999999': expected a decimal number" },
 	};

@@ -176,6 +176,14 @@ static void test_proto_layout_rejects_out_of_range(void **state)
 	assert_int_equal(reenc_rc(l), -ERANGE);
 	l->cur.version = 2;
 	assert_int_equal(reenc_rc(l), 0);
+	/* versions travel in the u32 header field "layout": 2^32 does not fit */
+	l->cur.version = (uint64_t)UINT32_MAX + 1;
+	assert_int_equal(proto_layout_check(l), -ERANGE);
+	assert_int_equal(reenc_rc(l), -ERANGE);
+	l->cur.version = UINT32_MAX;
+	assert_int_equal(reenc_rc(l), 0);
+	l->prev.version = UINT64_MAX; /* and in the previous ring too */
+	assert_int_equal(reenc_rc(l), -ERANGE);
 	free(l);
 }
 
@@ -248,7 +256,7 @@ static void test_proto_layout_maximum_values(void **state)
 	assert_non_null(l);
 	assert_non_null(out);
 	g = &l->cur;
-	g->version = UINT64_MAX;
+	g->version = PROTO_LAYOUT_VERSION_MAX;
 	g->n = PROTO_LAYOUT_REPLICAS_MAX;
 	g->w = g->r = PROTO_LAYOUT_REPLICAS_MAX;
 	g->vnodes = 16; /* within PROTO_LAYOUT_POINTS_MAX at the highest weight */
@@ -271,7 +279,7 @@ static void test_proto_layout_maximum_values(void **state)
 	enc(l, &w);
 	assert_true(w.len < PROTO_ARGS_MAX);
 	assert_int_equal(proto_layout_decode(w.buf, w.len, out), 0);
-	assert_int_equal(out->cur.version, UINT64_MAX);
+	assert_int_equal(out->cur.version, UINT32_MAX);
 	assert_int_equal(strlen(out->cur.d[255].endpoint), PROTO_LAYOUT_ENDPOINT_MAX);
 	assert_int_equal(proto_layout_find(&out->cur, "255nnnnn"), -1);
 	assert_int_equal(proto_layout_find(&out->cur, out->cur.d[255].name), 255);

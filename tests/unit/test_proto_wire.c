@@ -25,6 +25,7 @@ static void make_hdr(struct proto_hdr *h)
 	h->args_len = 1234;
 	h->reqid = 0x0102030405060708ULL;
 	h->data_len = 5678;
+	h->layout = 0x0a0b0c0d;
 }
 
 static void test_proto_wire_hdr_roundtrip(void **state)
@@ -43,7 +44,12 @@ static void test_proto_wire_hdr_roundtrip(void **state)
 	assert_int_equal(b[13], 1234 >> 8);
 	assert_int_equal(b[16], 0x08);
 	assert_int_equal(b[23], 0x01);
+	/* 10..11 reserved; 28..31 the layout version, little-endian */
+	assert_int_equal(b[10], 0);
+	assert_int_equal(b[11], 0);
+	assert_memory_equal(b + 28, "\x0d\x0c\x0b\x0a", 4);
 	assert_int_equal(proto_hdr_decode(b, sizeof(b), &d), 0);
+	assert_int_equal(d.layout, 0x0a0b0c0d);
 	assert_int_equal(d.version, h.version);
 	assert_int_equal(d.opcode, h.opcode);
 	assert_int_equal(d.flags, h.flags);
@@ -112,11 +118,19 @@ static void test_proto_wire_hdr_rejects(void **state)
 		c[i] = 1;
 		assert_int_equal(proto_hdr_decode(c, sizeof(c), &d), -EBADMSG);
 	}
+	/* 28..31 is the layout version: any value, in requests and replies */
 	for (int i = 28; i < 32; i++) {
 		memcpy(c, b, sizeof(c));
-		c[i] = 0x80;
-		assert_int_equal(proto_hdr_decode(c, sizeof(c), &d), -EBADMSG);
+		c[i] = 0xff;
+		assert_int_equal(proto_hdr_decode(c, sizeof(c), &d), 0);
 	}
+	memcpy(c, b, sizeof(c));
+	memset(c + 28, 0xff, 4);
+	assert_int_equal(proto_hdr_decode(c, sizeof(c), &d), 0);
+	assert_int_equal(d.layout, UINT32_MAX);
+	memset(c + 28, 0, 4);
+	assert_int_equal(proto_hdr_decode(c, sizeof(c), &d), 0);
+	assert_int_equal(d.layout, 0);
 	/* A request carries no status; a reply only a known one. */
 	h.status = PROTO_ST_IO;
 	proto_hdr_encode(&h, c);
@@ -254,6 +268,11 @@ static void test_proto_wire_status_map(void **state)
 	}
 	assert_int_equal(proto_st_to_errno(PROTO_ST_OK), 0);
 	assert_int_equal(proto_st_to_errno(PROTO_ST_CONFLICT), ESTALE);
+	assert_int_equal(PROTO_ST_STALE_LAYOUT, 19);
+	assert_int_equal(PROTO_ST_MAX, 20);
+	assert_int_equal(proto_st_to_errno(PROTO_ST_STALE_LAYOUT), EREMCHG);
+	assert_int_equal(proto_st_from_errno(-EREMCHG), PROTO_ST_STALE_LAYOUT);
+	assert_string_equal(proto_st_name(PROTO_ST_STALE_LAYOUT), "stale_layout");
 	assert_int_equal(proto_st_to_errno(PROTO_ST_MAX), EIO);
 	assert_int_equal(proto_st_to_errno(0xffff), EIO);
 	assert_int_equal(proto_st_from_errno(-EBADMSG), PROTO_ST_BADMSG);

@@ -6,7 +6,9 @@
  * newest version with blocking read-repair, hedged fallback, ENOENT, INODE
  * register merge, PATCH's four outcomes, LIST merge-join across replicas
  * whose pages end at different keys, rebuilding replicas not counted, clock
- * skew refused at open. Default cluster: N=3, W=2, R=2, 1 s deadline.
+ * skew refused at open, requests placed by a stale layout refused
+ * (STALE_LAYOUT), refreshed and retried once. Default cluster: N=3, W=2,
+ * R=2, 1 s deadline.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,8 +22,10 @@
 #include <cmocka.h>
 
 #include "fs/call.h"
+#include "fs/layout.h"
 #include "fs/quorum.h"
 #include "fs/ring.h"
+#include "proto/layout.h"
 #include "proto/log.h"
 #include "tests/unit/sim_transport.h"
 
@@ -1213,6 +1217,151 @@ static void test_quorum_degraded_read_newest_of_answers(void **state)
 	fx_fini(&f);
 }
 
+/* ---- stale layouts ---- */
+
+/*
+ * Layout v2 = the config's daemons without d3 (N=3 over d0..d2), handed out
+ * by every replica, which from now on refuse requests placed by v1. *key
+ * gets a chunk key whose v1 list holds d3 (so v1 and v2 place it apart).
+ */
+static void stale_layout_setup(struct fx *f, struct proto_key *key, uint32_t check)
+{
+	struct proto_layout *pl = calloc(1, sizeof(*pl));
+	int order[3];
+
+	assert_non_null(pl);
+	for (uint64_t ino = 100;; ino++) {
+		bool has3 = false;
+
+		proto_key_chunk(key, ino, 0);
+		order_of(f, key, order);
+		for (int i = 0; i < 3; i++)
+			has3 |= order[i] == 3;
+		if (has3)
+			break;
+	}
+	qfs_layout_from_cluster(f->cl, &pl->cur);
+	pl->cur.ndaemons = 3;
+	pl->cur.version = 2;
+	assert_int_equal(proto_layout_check(pl), 0);
+	assert_int_equal(sim_set_layout(f->s, pl), 0);
+	for (int i = 0; check && i < 4; i++)
+		sim_set_layout_check(f->s, i, check);
+	free(pl);
+}
+
+static uint32_t view_version(struct fx *f)
+{
+	struct proto_layout *pl = malloc(sizeof(*pl));
+	uint32_t v;
+
+	assert_non_null(pl);
+	qfs_quorum_layout_get(f->q, pl);
+	v = (uint32_t)pl->cur.version;
+	free(pl);
+	return v;
+}
+
+static unsigned stale_total(struct fx *f)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < 4; i++)
+		n += sim_stale(f->s, i);
+	return n;
+}
+
+/* A PUT placed by v1 is refused everywhere; the mount refreshes to v2 at
+ * once and the PUT lands on the v2 list (d0..d2), never on d3. */
+static void test_quorum_stale_layout_put_retries(void **state)
+{
+	struct proto_version v = ver(1);
+	struct proto_meta m;
+	struct proto_key key;
+	uint8_t *val = pattern(1000, 3);
+	unsigned on = 0;
+	uint64_t t0;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 4, 3, 2, 2);
+	fx_open(&f);
+	assert_int_equal(view_version(&f), 1);
+	stale_layout_setup(&f, &key, 0);
+	m = meta_of(v, 1000);
+	t0 = qfs_now_ns();
+	assert_int_equal(qfs_quorum_put(f.q, &key, &m, val), 0);
+	assert_true(ms_since(t0) < TIMEOUT_MS);
+	assert_int_equal(view_version(&f), 2);
+	/* the first run went to the v1 list, d3 included, and was refused */
+	assert_true(sim_stale(f.s, 3) >= 1);
+	assert_true(stale_total(&f) >= 2);
+	usleep(100 * 1000); /* background RPCs of the second run */
+	for (int i = 0; i < 3; i++)
+		on += holds(&f, i, &key, v);
+	assert_int_equal(on, 3);
+	assert_false(holds(&f, 3, &key, v));
+	free(val);
+	fx_fini(&f);
+}
+
+/* A GET placed by v1 gets no answer but STALE_LAYOUT: it refreshes and
+ * reads the v2 list. */
+static void test_quorum_stale_layout_get_retries(void **state)
+{
+	struct proto_version v = ver(2);
+	struct proto_meta m;
+	struct proto_key key;
+	struct qfs_rec rec;
+	uint8_t *val = pattern(500, 4);
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 4, 3, 2, 2);
+	fx_open(&f);
+	stale_layout_setup(&f, &key, 0);
+	m = meta_of(v, 500);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sim_put(f.s, i, &key, &m, val), 0);
+	assert_int_equal(qfs_quorum_get(f.q, &key, 0, PROTO_GET_WHOLE, &rec), 0);
+	assert_int_equal(rec.meta.len, 500);
+	assert_memory_equal(rec.val, val, 500);
+	assert_true(stale_total(&f) >= 2);
+	assert_int_equal(view_version(&f), 2);
+	qfs_rec_free(&rec);
+	free(val);
+	fx_fini(&f);
+}
+
+/* Replicas refuse even v2 (they check v3, which nobody hands out): one
+ * retry, then EIO, and nothing is written anywhere. */
+static void test_quorum_stale_layout_gives_up(void **state)
+{
+	struct proto_version v = ver(3);
+	struct proto_meta m;
+	struct proto_key key;
+	uint8_t *val = pattern(100, 5);
+	unsigned before;
+	uint64_t t0;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 4, 3, 2, 2);
+	fx_open(&f);
+	stale_layout_setup(&f, &key, 3);
+	m = meta_of(v, 100);
+	t0 = qfs_now_ns();
+	assert_int_equal(qfs_quorum_put(f.q, &key, &m, val), -EIO);
+	assert_true(ms_since(t0) < 3 * TIMEOUT_MS);
+	assert_int_equal(view_version(&f), 2);
+	before = stale_total(&f);
+	assert_true(before >= 4); /* both runs refused */
+	for (int i = 0; i < 4; i++)
+		assert_false(holds(&f, i, &key, v));
+	free(val);
+	fx_fini(&f);
+}
+
 /* Open needs W daemons, or one with degraded reads. */
 static void test_quorum_degraded_read_open_one(void **state)
 {
@@ -1270,6 +1419,9 @@ int main(void)
 		cmocka_unit_test(test_quorum_degraded_read_serves_survivor),
 		cmocka_unit_test(test_quorum_degraded_read_newest_of_answers),
 		cmocka_unit_test(test_quorum_degraded_read_open_one),
+		cmocka_unit_test(test_quorum_stale_layout_put_retries),
+		cmocka_unit_test(test_quorum_stale_layout_get_retries),
+		cmocka_unit_test(test_quorum_stale_layout_gives_up),
 	};
 
 	/* QFS_TEST_DEBUG=1 shows the quorum layer's decisions */
