@@ -22,6 +22,7 @@
 
 #include "fs/call.h"
 #include "fs/fs_priv.h"
+#include "fs/statahead.h"
 #include "proto/log.h"
 
 #define DIR_PAGE 256
@@ -201,12 +202,17 @@ int qfs_lookup(struct qfs_fs *fs, uint64_t parent, const char *name, struct qfs_
 	rc = proto_name_check(name, strlen(name));
 	if (rc < 0)
 		return rc;
+	if (qfs_sa_lookup(fs, parent, name, a))
+		return 0;
 	rc = dirent_read(fs, parent, name, &d, &ver);
 	if (rc == 0 || rc == -ENOENT)
 		memo_put(fs, parent, name, rc == 0, &d, &ver);
 	if (rc < 0)
 		return rc;
-	return qfs_getattr(fs, d.ino, a);
+	rc = qfs_getattr(fs, d.ino, a);
+	if (rc == 0)
+		qfs_sa_missed(fs, parent, name);
+	return rc;
 }
 
 /*
@@ -790,12 +796,20 @@ static int readdir_entry(void *arg, const struct proto_entry *e)
 	return 0;
 }
 
+size_t qfs_dirent_start_key(uint64_t dir, uint64_t hash, uint8_t *buf)
+{
+	buf[0] = 0x01;
+	proto_be64_put(buf + 1, dir);
+	buf[9] = PROTO_KIND_DIRENT;
+	proto_be64_put(buf + 10, hash);
+	return 1 + 8 + 1 + 8;
+}
+
 int qfs_readdir(struct qfs_fs *fs, uint64_t ino, int64_t off, qfs_dirent_fn fn, void *arg)
 {
 	struct readdir_walk rw = { .fn = fn, .arg = arg };
 	struct qfs_dirent dot = { .type = DT_DIR };
 	struct proto_inode inode;
-	uint8_t start[1 + 8 + 1 + 8];
 	bool more = true, after = false;
 	int rc;
 
@@ -822,12 +836,8 @@ int qfs_readdir(struct qfs_fs *fs, uint64_t ino, int64_t off, qfs_dirent_fn fn, 
 		off = 2;
 	}
 	/* Start at the first entry whose hash is above the offset. */
-	start[0] = 0x01;
-	proto_be64_put(start + 1, ino);
-	start[9] = PROTO_KIND_DIRENT;
-	proto_be64_put(start + 10, off < DIR_OFF_FIRST ? 0 : (uint64_t)off + 1);
-	memcpy(rw.last, start, sizeof(start));
-	rw.last_len = sizeof(start);
+	rw.last_len = qfs_dirent_start_key(ino, off < DIR_OFF_FIRST ? 0 : (uint64_t)off + 1,
+					   rw.last);
 
 	while (more && !rw.stopped) {
 		rc = qfs_quorum_list(fs->q, ino, PROTO_KIND_DIRENT, rw.last, rw.last_len, after,

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "fs/fs_priv.h"
+#include "fs/statahead.h"
 #include "fs/quorum_scan.h"
 #include "proto/log.h"
 
@@ -33,6 +34,8 @@ int qfs_fs_open_quorum(struct qfs_quorum *q, const struct qfs_fs_opts *opts,
 	pthread_mutex_init(&fs->open_lock, NULL);
 	pthread_mutex_init(&fs->icache_lock, NULL);
 	fs->icache = calloc(QFS_ICACHE_SLOTS, sizeof(*fs->icache)); /* NULL: no cache */
+	if (opts && qfs_sa_new(opts->statahead_ms, &fs->sa) < 0)
+		fs->sa = NULL; /* no memory: lookups ask the replicas */
 	rc = qfs_quorum_super(q, &fs->sb);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot read the superblock: %s (run mkfs.quorumfs?)",
@@ -83,6 +86,7 @@ void qfs_fs_close(struct qfs_fs *fs)
 	pthread_mutex_destroy(&fs->open_lock);
 	pthread_mutex_destroy(&fs->icache_lock);
 	free(fs->icache);
+	qfs_sa_free(fs->sa);
 	free(fs);
 }
 

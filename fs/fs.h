@@ -33,6 +33,8 @@ struct qfs_fs_opts {
 	bool hinted_handoff; /* see struct qfs_quorum_opts */
 	unsigned repair_rate;  /* background repair keys/s, 0 = off (qfs_quorum_opts) */
 	unsigned tomb_grace_s; /* 0 = QFS_TOMB_GRACE_DEFAULT_S (qfs_quorum_opts) */
+	unsigned statahead_ms; /* lookups read a directory ahead, answers live
+				* this long; 0 = off (fs/statahead.c) */
 };
 
 /*

@@ -140,6 +140,8 @@ struct qfs_fs {
 	pthread_mutex_t open_lock; /* the open table, refs, unlinked */
 	struct qfs_open_inode *open[QFS_OPEN_BUCKETS];
 
+	struct qfs_statahead *sa; /* NULL: off (statahead.c) */
+
 	pthread_mutex_t icache_lock; /* icache and memo; a leaf lock */
 	struct qfs_icache_ent *icache;
 	struct qfs_lookup_memo memo[QFS_MEMO_SLOTS];
@@ -201,6 +203,10 @@ void qfs_batch_add_inode(struct qfs_batch *b, uint64_t ino, const struct proto_i
 void qfs_batch_add_touch(struct qfs_fs *fs, struct qfs_batch *b, uint64_t dir);
 /* Write every record of the batch; 0 or the first error. Frees the batch. */
 int qfs_batch_run(struct qfs_fs *fs, struct qfs_batch *b);
+
+/* Encoded key where the entries of @dir whose name hash is >= @hash start
+ * (PROTO_KEY_MAX bytes at @buf); returns its length. */
+size_t qfs_dirent_start_key(uint64_t dir, uint64_t hash, uint8_t *buf);
 
 /* A record with an empty value (LINK) or a tombstone, written with quorum. */
 int qfs_put_simple(struct qfs_fs *fs, const struct proto_key *key, bool tombstone,

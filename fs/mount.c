@@ -33,7 +33,7 @@ static void usage(FILE *out)
 		"  -d  debug log (implies -f)\n"
 		"  -s  single-threaded\n"
 		"options: r=N w=N timeout_ms=MS attr_timeout=S entry_timeout=S\n"
-		"  negative_timeout=S writeback_cache ino32 ro degraded_read allow_other\n"
+		"  negative_timeout=S writeback_cache ino32 ro degraded_read nostatahead allow_other\n"
 		"  hinted_handoff\n"
 		"  repair_rate=KEYS_PER_S (0 = no background repair) tomb_grace=S\n"
 		"  default_permissions log_file=/PATH (and the usual mount options,\n"
@@ -109,6 +109,12 @@ static int serve(struct mnt_opts *o, int ready_fd)
 	fo.hinted_handoff = o->hinted_handoff;
 	fo.repair_rate = o->repair_rate;
 	fo.tomb_grace_s = o->tomb_grace_s;
+	/* Statahead answers live no longer than the kernel keeps what a
+	 * lookup returned (docs/consistency.md). */
+	if (!o->no_statahead)
+		fo.statahead_ms = (unsigned)(1000 * (o->attr_timeout < o->entry_timeout
+							 ? o->attr_timeout
+							 : o->entry_timeout));
 	rc = qfs_fs_open(cl, &fo, &m.fs, err, sizeof(err));
 	if (rc < 0) {
 		report(ready_fd, 1, err);

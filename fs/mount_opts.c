@@ -111,6 +111,8 @@ static int parse_one(struct mnt_opts *o, char *opt, char *err, size_t errlen)
 		o->degraded_read = true;
 	else if (!strcmp(opt, "hinted_handoff") && !val)
 		o->hinted_handoff = true;
+	else if (!strcmp(opt, "nostatahead") && !val)
+		o->no_statahead = true;
 	else if (!strcmp(opt, "ro") && !val) {
 		o->read_only = true;
 		return add_fuse_opt(o, "ro");

@@ -17,6 +17,7 @@ struct mnt_opts {
 	unsigned w, r, timeout_ms; /* 0 = from the config */
 	double attr_timeout, entry_timeout, negative_timeout;
 	bool writeback_cache, ino32, read_only;
+	bool no_statahead; /* lookups never read a directory ahead */
 	bool degraded_read;	/* serve reads below R; writes missing W: EROFS */
 	bool hinted_handoff;	/* PUTs short of W also go to fallback daemons */
 	unsigned repair_rate;	/* background repair keys/s; 0 = off */

@@ -884,3 +884,8 @@ int qfs_quorum_space(struct qfs_quorum *q, struct qfs_space *sp)
 	sp->records = records / q->n;
 	return 0;
 }
+
+uint64_t qfs_quorum_writes(struct qfs_quorum *q)
+{
+	return atomic_load(&q->writes_done);
+}

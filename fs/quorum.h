@@ -234,6 +234,10 @@ int qfs_quorum_sync_all(struct qfs_quorum *q);
  */
 uint64_t qfs_quorum_boot_epoch(struct qfs_quorum *q);
 
+/* PUTs and PATCHes this quorum finished so far (successful or not): a
+ * cache of what it read is valid while this does not change. */
+uint64_t qfs_quorum_writes(struct qfs_quorum *q);
+
 /* Cluster capacity for statfs: usable bytes = raw / N (daemons that share a
  * filesystem, same fs_id, counted once for total and free; used is every
  * store's own bytes, summed, / N). */

@@ -49,6 +49,7 @@ struct qfs_quorum {
 	uint64_t boot_seen[QFS_MAX_DAEMONS]; /* verifier of the last SYNC reply (HELLO at open) */
 	bool boot_down[QFS_MAX_DAEMONS];     /* missed the last SYNC */
 	uint64_t boot_epoch;	      /* bumped when a daemon may have lost unsynced writes */
+	_Atomic uint64_t writes_done; /* PUTs and PATCHes finished (qfs_quorum_writes) */
 	struct qfs_q_lay *_Atomic lay; /* quorum_layout.c: the layout placing keys */
 	struct qfs_q_lay *lay_old;    /* retired views (still read by ops in flight) */
 	pthread_mutex_t lay_lock;     /* serializes layout switches and q->cl growth */

@@ -13,6 +13,7 @@
  * (quorum_pending.c).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +148,7 @@ static int put_finish(struct qfs_quorum *q, const struct qfs_put *p, uint32_t pu
 	}
 	rc = qfs_q_lay_retried(q, lver, rc, what);
 out_put:
+	atomic_fetch_add(&q->writes_done, 1);
 	qfs_call_put(c);
 	return rc;
 }
@@ -547,6 +549,7 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 	int rc;
 
 	rc = patch_once(q, key, base, ver, epoch, off, data, len, stored, &lver);
+	atomic_fetch_add(&q->writes_done, 1);
 	if (rc != -EIO && rc != -EROFS)
 		return rc;
 	memcpy(what, "patch ", 6);
@@ -555,5 +558,6 @@ int qfs_quorum_patch(struct qfs_quorum *q, const struct proto_key *key,
 		return rc;
 	/* replicas that applied it the first time answer "already applied" */
 	rc = patch_once(q, key, base, ver, epoch, off, data, len, stored, &lver);
+	atomic_fetch_add(&q->writes_done, 1);
 	return qfs_q_lay_retried(q, lver, rc, what);
 }
