@@ -127,6 +127,7 @@ static bool open_unref(struct qfs_fs *fs, struct qfs_open_inode *oi)
 	pthread_mutex_destroy(&oi->lock);
 	free(oi->wb);
 	free(oi->rc);
+	free(oi->vc);
 	free(oi);
 	return unlinked;
 }
@@ -162,16 +163,43 @@ void qfs_file_mark_unlinked(struct qfs_fs *fs, uint64_t ino)
 
 /* ---- chunk version cache (oi->lock held) ---- */
 
+/* The slot of chunk @index, NULL before this client wrote anything. */
 static struct qfs_chunk_ver *vc_slot(struct qfs_open_inode *oi, uint64_t index)
 {
-	return &oi->vc[index % QFS_VC_SLOTS];
+	return oi->vc ? &oi->vc[index % oi->nvc] : NULL;
+}
+
+/* Room for chunk @index: the cache grows in powers of two up to
+ * QFS_VC_SLOTS (a small file's stays small), keeping what it holds. */
+static void vc_grow(struct qfs_open_inode *oi, uint64_t index)
+{
+	unsigned n = oi->nvc ? oi->nvc : 8;
+	struct qfs_chunk_ver *vc;
+
+	while (n < QFS_VC_SLOTS && n <= index)
+		n *= 2;
+	if (n == oi->nvc)
+		return;
+	vc = calloc(n, sizeof(*vc));
+	if (!vc)
+		return; /* keep the smaller one */
+	for (unsigned i = 0; i < oi->nvc; i++)
+		if (oi->vc[i].valid)
+			vc[oi->vc[i].index % n] = oi->vc[i];
+	free(oi->vc);
+	oi->vc = vc;
+	oi->nvc = n;
 }
 
 static void vc_set(struct qfs_open_inode *oi, uint64_t index, const struct proto_version *ver,
 		   uint64_t epoch, uint32_t len)
 {
-	struct qfs_chunk_ver *v = vc_slot(oi, index);
+	struct qfs_chunk_ver *v;
 
+	vc_grow(oi, index);
+	v = vc_slot(oi, index);
+	if (!v)
+		return;
 	v->valid = true;
 	v->index = index;
 	v->ver = *ver;
@@ -183,13 +211,14 @@ static void vc_drop(struct qfs_open_inode *oi, uint64_t index)
 {
 	struct qfs_chunk_ver *v = vc_slot(oi, index);
 
-	if (v->valid && v->index == index)
+	if (v && v->valid && v->index == index)
 		v->valid = false;
 }
 
 static void caches_drop(struct qfs_fs *fs, struct qfs_open_inode *oi)
 {
-	memset(oi->vc, 0, sizeof(oi->vc));
+	if (oi->vc)
+		memset(oi->vc, 0, oi->nvc * sizeof(*oi->vc));
 	oi->rc_valid = false;
 	ra_drop_all(fs, oi);
 }
@@ -204,7 +233,7 @@ static int chunk_state(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t in
 	struct qfs_rec rec;
 	int rc;
 
-	if (v->valid && v->index == index) {
+	if (v && v->valid && v->index == index) {
 		*out = *v;
 		return 0;
 	}

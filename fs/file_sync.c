@@ -37,11 +37,12 @@ void qfs_sync_note(struct qfs_fs *fs, struct qfs_open_inode *oi, uint64_t index)
 /* The version this client last wrote to chunk @index, if it remembers it. */
 static bool sync_wrote(struct qfs_open_inode *oi, uint64_t index, struct proto_version *ver)
 {
-	const struct qfs_chunk_ver *v = &oi->vc[index % QFS_VC_SLOTS];
+	const struct qfs_chunk_ver *v;
 	bool known;
 
 	pthread_mutex_lock(&oi->lock);
-	known = v->valid && v->index == index;
+	v = oi->vc ? &oi->vc[index % oi->nvc] : NULL;
+	known = v && v->valid && v->index == index;
 	if (known)
 		*ver = v->ver;
 	pthread_mutex_unlock(&oi->lock);

@@ -20,7 +20,7 @@
 
 #define QFS_OPEN_BUCKETS 1024
 
-#define QFS_VC_SLOTS 64
+#define QFS_VC_SLOTS 1024 /* at most, chunk versions remembered per open inode */
 #define QFS_WB_INFLIGHT 4 /* chunks a sequential writer keeps in flight */
 
 /*
@@ -89,7 +89,9 @@ struct qfs_open_inode {
 	int ninflight;
 
 	/* versions of chunks this client wrote last: PATCH bases without a read */
-	struct qfs_chunk_ver vc[QFS_VC_SLOTS];
+	struct qfs_chunk_ver *vc;     /* nvc slots (a power of two, at most
+				       * QFS_VC_SLOTS), NULL before the first write */
+	unsigned nvc;
 
 	/* writes since the last fsync (file_sync.c) */
 	bool unsynced;
