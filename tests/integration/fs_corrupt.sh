@@ -59,18 +59,11 @@ corrupt_bodies() {
 	echo "$n"
 }
 
-# corrupt_count NAME: b's corrupt records per `qfs status --json`.
-# corrupt_count NAME: daemon NAME's corrupt records as qfs status reports
-# them. qfs status shows null for a figure a busy daemon did not send within
-# the deadline (it happens on a loaded CI machine): ask again, up to 5 times.
+# corrupt_count NAME: daemon NAME's corrupt records as `qfs status --json`
+# reports them.
 corrupt_count() {
-	local n="" i
-	for i in 1 2 3 4 5; do
-		n=$(tmo 30 "$QFS_BIN/qfs" status "$IT_CONF" --json 2>/dev/null |
-			jq -r --arg n "$1" '.daemons[] | select(.name == $n) | .corrupt')
-		case $n in '' | null) sleep 0.5 ;; *) break ;; esac
-	done
-	printf '%s\n' "$n"
+	tmo 30 "$QFS_BIN/qfs" status "$IT_CONF" --json 2>/dev/null |
+		jq -r --arg n "$1" '.daemons[] | select(.name == $n) | .corrupt'
 }
 
 # check_all WHAT MNT: every file under MNT/d reads back right.
