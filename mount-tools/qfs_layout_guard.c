@@ -19,9 +19,9 @@
 
 #include "fs/call.h"
 #include "fs/quorum.h"
+#include "fs/quorum_scan.h"
 #include "mount-tools/qfs_cmds.h"
 #include "proto/layout.h"
-#include "proto/status.h"
 
 #define MNT_GUARD_TIMEOUT_MS 5000
 
@@ -29,41 +29,24 @@
 static int mnt_guard_version(struct qfs_quorum *q, int d, uint64_t *ver)
 {
 	struct proto_hello_req hq = { .min_version = PROTO_VERSION, .max_version = PROTO_VERSION };
-	uint64_t deadline = qfs_deadline_ms(MNT_GUARD_TIMEOUT_MS);
-	struct proto_hello_rep hr;
 	const struct qfs_rpc *rpc;
+	struct proto_hello_rep hr;
 	struct proto_wr w;
 	struct qfs_call *c;
 	int rc;
 
-	rc = qfs_call_new(1, deadline, qfs_accept_ok, NULL, 0, &c);
-	if (rc)
-		return rc;
 	proto_wr_init(&w);
 	proto_encode_hello_req(&w, &hq);
-	rc = qfs_call_add(c, d, PROTO_OP_HELLO, true, &w, 0, 0);
-	if (rc >= 0) {
-		qfs_call_set_need(c, 1);
-		qfs_quorum_submit(q, c);
-		qfs_call_wait(c, deadline, qfs_call_all_done, NULL);
-		rpc = qfs_call_result(c, 0);
-		if (!rpc)
-			rc = -ETIMEDOUT;
-		else if (rpc->err)
-			rc = rpc->err;
-		else if (rpc->status != PROTO_ST_OK)
-			rc = -proto_st_to_errno(rpc->status);
-		else
-			rc = proto_decode_hello_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &hr);
-		if (rc > 0)
-			rc = -rc;
-		if (rc >= 0) {
-			*ver = hr.layout_version;
-			rc = 0;
-		}
-	}
+	rc = qfs_scan_one(q, d, PROTO_OP_HELLO, &w, qfs_deadline_ms(MNT_GUARD_TIMEOUT_MS), &c,
+			  &rpc);
+	if (rc)
+		return rc;
+	rc = proto_decode_hello_rep(rpc->rargs, rpc->rargs_len, rpc->rdata_len, &hr);
 	qfs_call_put(c);
-	return rc;
+	if (rc)
+		return rc > 0 ? -rc : rc;
+	*ver = hr.layout_version;
+	return 0;
 }
 
 int mnt_layout_retired(struct qfs_quorum *q, const struct proto_layout_ring *ring,
