@@ -211,7 +211,7 @@ int qfs_lookup(struct qfs_fs *fs, uint64_t parent, const char *name, struct qfs_
 		return rc;
 	rc = qfs_getattr(fs, d.ino, a);
 	if (rc == 0)
-		qfs_sa_missed(fs, parent, name);
+		qfs_sa_missed(fs, parent);
 	return rc;
 }
 

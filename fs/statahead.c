@@ -189,14 +189,13 @@ static int sa_read(struct qfs_fs *fs, uint64_t dir, const struct sa_window *from
 	return 0;
 }
 
-void qfs_sa_missed(struct qfs_fs *fs, uint64_t parent, const char *name)
+void qfs_sa_missed(struct qfs_fs *fs, uint64_t parent)
 {
 	struct qfs_statahead *sa = fs->sa;
 	uint64_t writes, at;
 	struct sa_window *w, *old;
 	bool next;
 
-	(void)name;
 	if (!sa)
 		return;
 	writes = qfs_quorum_writes(fs->q);
