@@ -5,20 +5,24 @@
  * A program that stats the files of a directory one by one (find, rsync,
  * tar c, a backup tool, a build checking timestamps) sends the kernel's
  * LOOKUP for each name, and each costs two quorum round trips: the entry,
- * then the inode. When SA_TRIGGER lookups in a row in one directory had to
- * ask the replicas, with no write by this client in between, the lookup
+ * then the inode. When SA_TRIGGER lookups in one directory had to ask
+ * the replicas, with no write by this client in between, the lookup
  * that saw the last of them also reads the directory ahead: up to SA_WINDOW
  * entries in LIST pages, then their inodes with QFS_GETATTR_PARALLEL reads
  * in flight. Later lookups of those names are answered from memory.
+ * Directories are followed separately (up to SA_DIRS of them, least
+ * recently used first out), so a program that goes round several
+ * directories in turn is read ahead in each.
  *
  * An answer is used only while it is fresh in both senses the kernel's own
  * caches give (docs/consistency.md): younger than the mount's attribute and
  * entry timeouts, and read after the last write this client completed
  * (qfs_quorum_writes() unchanged since the window was read), so this client
  * always sees its own changes. A name missing from the window is looked up
- * as usual: the window never answers "absent". One window per mount; a
- * directory longer than the window is read window by window as lookups
- * miss past its end.
+ * as usual: the window never answers "absent". A directory longer than a
+ * window is read window by window as lookups miss past its end (a
+ * directory keeps up to SA_DIR_WINDOWS of them). Memory is bounded by
+ * SA_WINDOWS_MAX windows.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,19 +33,21 @@
 #include "fs/fs_priv.h"
 #include "fs/statahead.h"
 
-#define SA_WINDOW 1024	  /* entries read ahead at once */
+#define SA_WINDOW 512	  /* entries read ahead at once */
 #define SA_PAGE 256	  /* entries per LIST page */
-#define SA_TRIGGER 4	  /* lookups in a row that asked the replicas */
+#define SA_TRIGGER 4	  /* lookups in one directory that asked the replicas */
+#define SA_DIRS 32	  /* directories followed at once */
+#define SA_DIR_WINDOWS 4  /* windows one directory may hold (2,048 entries) */
+#define SA_WINDOWS_MAX 32 /* windows over all directories: ~2 MiB */
 
 struct sa_entry {
-	uint64_t hash; /* proto_name_hash63 of the name */
-	int rc;	       /* of its getattr */
+	uint64_t hash;	   /* proto_name_hash63 of the name */
+	int rc;		   /* of its getattr */
+	uint32_t name_off; /* into the window's names */
 	struct qfs_attr attr;
-	char name[PROTO_NAME_MAX + 1];
 };
 
 struct sa_window {
-	uint64_t dir;	 /* 0: empty */
 	uint64_t at_ns;	 /* when its reading started */
 	uint64_t writes; /* qfs_quorum_writes() then */
 	bool more;	 /* the directory goes on after it */
@@ -49,16 +55,26 @@ struct sa_window {
 	size_t last_len;
 	int n;
 	struct sa_entry ents[SA_WINDOW];
+	size_t names_len;
+	char names[SA_WINDOW * 16]; /* NUL-terminated; the window ends when full */
+};
+
+/* What is known of one directory. */
+struct sa_dir {
+	uint64_t dir;	      /* 0: free slot */
+	uint64_t used_ns;     /* last lookup: the least recent goes first */
+	uint64_t miss_writes; /* lookups that asked the replicas, after which write */
+	unsigned misses;      /* and how many since */
+	struct sa_window *win[SA_DIR_WINDOWS]; /* in directory order up to tail */
+	int nwin;
 };
 
 struct qfs_statahead {
-	uint64_t ttl_ns;	 /* immutable */
-	pthread_mutex_t lock;	 /* everything below */
-	struct sa_window *win;	 /* NULL until the first read-ahead */
-	bool filling;		 /* a read-ahead runs (one at a time) */
-	uint64_t miss_dir;	 /* lookups that asked the replicas: where, */
-	uint64_t miss_writes;	 /* after which write, */
-	unsigned misses;	 /* and how many in a row */
+	uint64_t ttl_ns;	/* immutable */
+	pthread_mutex_t lock;	/* everything below */
+	bool filling;		/* a read-ahead runs (one at a time) */
+	int nwin;		/* windows over all directories */
+	struct sa_dir dirs[SA_DIRS];
 };
 
 int qfs_sa_new(unsigned ttl_ms, struct qfs_statahead **out)
@@ -82,22 +98,62 @@ void qfs_sa_free(struct qfs_statahead *sa)
 	if (!sa)
 		return;
 	pthread_mutex_destroy(&sa->lock);
-	free(sa->win);
+	for (int i = 0; i < SA_DIRS; i++)
+		for (int k = 0; k < sa->dirs[i].nwin; k++)
+			free(sa->dirs[i].win[k]);
 	free(sa);
 }
 
-/* Fresh window of @dir (sa->lock held). */
-static bool sa_fresh(struct qfs_fs *fs, const struct sa_window *w, uint64_t dir)
+/* Forget the windows of @d (sa->lock held). */
+static void sa_forget(struct qfs_statahead *sa, struct sa_dir *d)
 {
-	const struct qfs_statahead *sa = fs->sa;
+	for (int k = 0; k < d->nwin; k++)
+		free(d->win[k]);
+	sa->nwin -= d->nwin;
+	d->nwin = 0;
+}
 
-	return w && w->dir == dir && qfs_now_ns() - w->at_ns < sa->ttl_ns &&
-	       qfs_quorum_writes(fs->q) == w->writes;
+/* The slot of @dir; with @make, a new one (a free or the least recently used
+ * slot) when it has none. NULL otherwise. sa->lock held. */
+static struct sa_dir *sa_dir(struct qfs_statahead *sa, uint64_t dir, bool make)
+{
+	struct sa_dir *d = NULL, *lru = &sa->dirs[0];
+
+	for (int i = 0; i < SA_DIRS; i++) {
+		if (sa->dirs[i].dir == dir)
+			return &sa->dirs[i];
+		if (!sa->dirs[i].dir && !d)
+			d = &sa->dirs[i];
+		if (sa->dirs[i].used_ns < lru->used_ns)
+			lru = &sa->dirs[i];
+	}
+	if (!make)
+		return NULL;
+	if (!d)
+		d = lru;
+	sa_forget(sa, d);
+	memset(d, 0, sizeof(*d));
+	d->dir = dir;
+	d->used_ns = qfs_now_ns();
+	return d;
+}
+
+/* Window @w may answer (sa->lock held). */
+static bool sa_fresh(struct qfs_fs *fs, const struct sa_window *w)
+{
+	return qfs_now_ns() - w->at_ns < fs->sa->ttl_ns && qfs_quorum_writes(fs->q) == w->writes;
+}
+
+/* The last window of @d read, when it may answer (sa->lock held). */
+static const struct sa_window *sa_tail(struct qfs_fs *fs, const struct sa_dir *d)
+{
+	return d->nwin && sa_fresh(fs, d->win[d->nwin - 1]) ? d->win[d->nwin - 1] : NULL;
 }
 
 bool qfs_sa_lookup(struct qfs_fs *fs, uint64_t parent, const char *name, struct qfs_attr *a)
 {
 	struct qfs_statahead *sa = fs->sa;
+	struct sa_dir *d;
 	uint64_t h;
 	bool hit = false;
 
@@ -105,11 +161,17 @@ bool qfs_sa_lookup(struct qfs_fs *fs, uint64_t parent, const char *name, struct 
 		return false;
 	h = proto_name_hash63(name, strlen(name));
 	pthread_mutex_lock(&sa->lock);
-	if (sa_fresh(fs, sa->win, parent)) {
-		for (int i = 0; i < sa->win->n; i++) {
-			const struct sa_entry *e = &sa->win->ents[i];
+	d = sa_dir(sa, parent, false);
+	for (int k = 0; d && k < d->nwin && !hit; k++) {
+		const struct sa_window *w = d->win[k];
 
-			if (e->hash == h && e->rc == 0 && !strcmp(e->name, name)) {
+		if (!sa_fresh(fs, w))
+			continue;
+		d->used_ns = qfs_now_ns();
+		for (int i = 0; i < w->n; i++) {
+			const struct sa_entry *e = &w->ents[i];
+
+			if (e->hash == h && e->rc == 0 && !strcmp(w->names + e->name_off, name)) {
 				*a = e->attr;
 				hit = true;
 				break;
@@ -130,8 +192,8 @@ static int sa_entry_cb(void *arg, const struct proto_entry *e)
 
 	if (e->key.kind != PROTO_KIND_DIRENT)
 		return 0;
-	if (w->n == SA_WINDOW) {
-		w->more = true;
+	if (w->n == SA_WINDOW || w->names_len + e->key.name_len + 1u > sizeof(w->names)) {
+		w->more = true; /* full: the next window starts here */
 		return 1;
 	}
 	w->last_len = proto_key_encode(&e->key, w->last);
@@ -140,33 +202,35 @@ static int sa_entry_cb(void *arg, const struct proto_entry *e)
 	se = &w->ents[w->n++];
 	se->hash = e->key.sub;
 	se->attr.ino = d.ino;
-	memcpy(se->name, e->key.name, e->key.name_len + 1u);
+	se->name_off = (uint32_t)w->names_len;
+	memcpy(w->names + w->names_len, e->key.name, e->key.name_len + 1u);
+	w->names_len += e->key.name_len + 1u;
 	return 0;
 }
 
 /*
- * Read the window of @dir that starts after @from (NULL: the directory's
- * first) into @w: its entries, then their attributes. 0 or -errno.
+ * Read the window of @dir that starts after key @from (@from_len 0: the
+ * directory's first) into @w: its entries, then their attributes.
  */
-static int sa_read(struct qfs_fs *fs, uint64_t dir, const struct sa_window *from,
+static int sa_read(struct qfs_fs *fs, uint64_t dir, const uint8_t *from, size_t from_len,
 		   struct sa_window *w)
 {
 	uint64_t inos[SA_PAGE];
 	struct qfs_attr attrs[SA_PAGE];
 	int rcs[SA_PAGE];
-	bool more = true, after = from != NULL;
-	int rc = 0;
+	bool more = true, after = from_len > 0;
+	int rc;
 
-	w->dir = dir;
 	w->n = 0;
+	w->names_len = 0;
 	w->more = false;
-	if (from) {
-		memcpy(w->last, from->last, from->last_len);
-		w->last_len = from->last_len;
+	if (from_len) {
+		memcpy(w->last, from, from_len);
+		w->last_len = from_len;
 	} else {
 		w->last_len = qfs_dirent_start_key(dir, 0, w->last);
 	}
-	while (more && w->n < SA_WINDOW && !w->more) {
+	while (more && !w->more) {
 		rc = qfs_quorum_list(fs->q, dir, PROTO_KIND_DIRENT, w->last, w->last_len, after,
 				     SA_PAGE, sa_entry_cb, w, &more);
 		if (rc < 0)
@@ -189,39 +253,87 @@ static int sa_read(struct qfs_fs *fs, uint64_t dir, const struct sa_window *from
 	return 0;
 }
 
+/*
+ * Add @w to the windows of @dir (the first one when @first: the others go)
+ * if nothing was written since @writes (it might miss a write of ours).
+ * Beyond SA_DIR_WINDOWS the directory's oldest goes, beyond SA_WINDOWS_MAX
+ * the least recently used directory's. sa->lock held. Returns what is left
+ * to free.
+ */
+static struct sa_window *sa_install(struct qfs_fs *fs, uint64_t dir, uint64_t writes,
+				    bool first, struct sa_window *w)
+{
+	struct qfs_statahead *sa = fs->sa;
+	struct sa_dir *d;
+
+	if (qfs_quorum_writes(fs->q) != writes)
+		return w;
+	d = sa_dir(sa, dir, true);
+	if (first)
+		sa_forget(sa, d);
+	if (d->nwin == SA_DIR_WINDOWS) {
+		free(d->win[0]);
+		memmove(d->win, d->win + 1, (SA_DIR_WINDOWS - 1) * sizeof(d->win[0]));
+		d->nwin--;
+		sa->nwin--;
+	}
+	while (sa->nwin >= SA_WINDOWS_MAX) {
+		struct sa_dir *lru = NULL;
+
+		for (int i = 0; i < SA_DIRS; i++)
+			if (sa->dirs[i].nwin && &sa->dirs[i] != d &&
+			    (!lru || sa->dirs[i].used_ns < lru->used_ns))
+				lru = &sa->dirs[i];
+		if (!lru)
+			break;
+		sa_forget(sa, lru);
+	}
+	d->win[d->nwin++] = w;
+	sa->nwin++;
+	d->used_ns = qfs_now_ns();
+	return NULL;
+}
+
 void qfs_sa_missed(struct qfs_fs *fs, uint64_t parent)
 {
 	struct qfs_statahead *sa = fs->sa;
+	uint8_t from[PROTO_KEY_MAX];
+	size_t from_len = 0;
+	const struct sa_window *tail;
+	struct sa_window *w;
+	struct sa_dir *d;
 	uint64_t writes, at;
-	struct sa_window *w, *old;
-	bool next;
 
 	if (!sa)
 		return;
 	writes = qfs_quorum_writes(fs->q);
 	pthread_mutex_lock(&sa->lock);
-	if (parent == sa->miss_dir && writes == sa->miss_writes) {
-		sa->misses++;
+	d = sa_dir(sa, parent, true);
+	d->used_ns = qfs_now_ns();
+	if (d->misses && d->miss_writes == writes) {
+		d->misses++;
 	} else {
-		sa->miss_dir = parent;
-		sa->miss_writes = writes;
-		sa->misses = 1;
+		d->miss_writes = writes;
+		d->misses = 1;
 	}
-	/* A fresh window of this directory that holds all of it: the name is
-	 * newer than the window, nothing more to read. */
-	next = sa_fresh(fs, sa->win, parent);
-	if (sa->filling || sa->misses < SA_TRIGGER || (next && !sa->win->more)) {
+	/* Its last window fresh and the directory's end: the name is newer
+	 * than the windows, nothing more to read. */
+	tail = sa_tail(fs, d);
+	if (sa->filling || d->misses < SA_TRIGGER || (tail && !tail->more)) {
 		pthread_mutex_unlock(&sa->lock);
 		return;
 	}
+	if (tail) { /* the name lies past the windows: read the next one */
+		memcpy(from, tail->last, tail->last_len);
+		from_len = tail->last_len;
+	}
 	sa->filling = true;
-	sa->misses = 0;
+	d->misses = 0;
 	pthread_mutex_unlock(&sa->lock);
 
-	w = malloc(sizeof(*w));
 	at = qfs_now_ns();
-	/* sa->win is only replaced by the one filling, which is us */
-	if (w && sa_read(fs, parent, next ? sa->win : NULL, w) == 0) {
+	w = malloc(sizeof(*w));
+	if (w && sa_read(fs, parent, from, from_len, w) == 0) {
 		w->at_ns = at;
 		w->writes = writes;
 	} else {
@@ -230,14 +342,9 @@ void qfs_sa_missed(struct qfs_fs *fs, uint64_t parent)
 	}
 
 	pthread_mutex_lock(&sa->lock);
-	old = NULL;
-	if (w && qfs_quorum_writes(fs->q) == writes) { /* nothing written meanwhile */
-		old = sa->win;
-		sa->win = w;
-		w = NULL;
-	}
+	if (w)
+		w = sa_install(fs, parent, writes, from_len == 0, w);
 	sa->filling = false;
 	pthread_mutex_unlock(&sa->lock);
-	free(old);
 	free(w);
 }

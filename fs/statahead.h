@@ -22,8 +22,8 @@ void qfs_sa_free(struct qfs_statahead *sa); /* NULL is a no-op */
 bool qfs_sa_lookup(struct qfs_fs *fs, uint64_t parent, const char *name, struct qfs_attr *a);
 
 /* A lookup of an existing name in @parent had to ask the replicas: after a
- * few of those in a row in one directory, with no write by this client in
- * between, read the directory ahead (in the caller's thread). */
+ * few of those in one directory, with no write by this client in between,
+ * read the directory ahead (in the caller's thread). */
 void qfs_sa_missed(struct qfs_fs *fs, uint64_t parent);
 
 #endif

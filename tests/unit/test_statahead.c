@@ -22,7 +22,7 @@
 #include "fs/fs.h"
 #include "tests/unit/sim_transport.h"
 
-#define NFILES 300 /* more than one LIST page */
+#define NFILES 600 /* more than a read-ahead window (512) */
 #define TTL_MS 300
 
 struct fx {
@@ -119,7 +119,7 @@ static void test_sa_answers_match_and_save_reads(void **state)
 		assert_int_equal(qfs_lookup(f->sa, f->dir, name, &seen[i]), 0);
 	}
 	ahead = gets(f);
-	assert_true(ahead < plain); /* fewer entry reads for 300 lookups than for 20 */
+	assert_true(ahead < plain); /* fewer entry reads for 600 lookups than for 20 */
 	for (int i = 0; i < NFILES; i++) {
 		name_of(name, sizeof(name), i);
 		assert_int_equal(qfs_lookup(f->other, f->dir, name, &b), 0);
@@ -128,6 +128,38 @@ static void test_sa_answers_match_and_save_reads(void **state)
 		assert_int_equal(seen[i].nlink, 1);
 	}
 	assert_int_equal(qfs_lookup(f->sa, f->dir, "absent", &a), -ENOENT);
+}
+
+/* A program that goes round several directories in turn (find, a build):
+ * each directory is read ahead. */
+static void test_sa_round_robin(void **state)
+{
+	struct fx *f = *state;
+	uint64_t dirs[3];
+	struct qfs_attr a;
+	char name[32];
+	unsigned ahead;
+
+	for (int d = 0; d < 3; d++) {
+		snprintf(name, sizeof(name), "rr%d", d);
+		assert_int_equal(qfs_mkdir(f->other, 1, name, 0755, &root_cred, &a), 0);
+		dirs[d] = a.ino;
+		for (int i = 0; i < 40; i++) {
+			name_of(name, sizeof(name), i);
+			assert_int_equal(qfs_mknod(f->other, dirs[d], name, S_IFREG | 0600, 0, true,
+						   &root_cred, &a), 0);
+		}
+	}
+	sim_reset_counts(f->s);
+	for (int i = 0; i < 40; i++) {
+		for (int d = 0; d < 3; d++) {
+			name_of(name, sizeof(name), i);
+			assert_int_equal(qfs_lookup(f->sa, dirs[d], name, &a), 0);
+		}
+	}
+	ahead = gets(f);
+	/* 4 lookups per directory ask the replicas (2 entry reads each, R=2) */
+	assert_true(ahead <= 3 * 4 * 3);
 }
 
 /* This client's own change is seen at once, another's once answers expire;
@@ -189,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sa_answers_match_and_save_reads, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sa_round_robin, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sa_freshness, fx_setup, fx_teardown),
 	};
 
