@@ -749,23 +749,71 @@ int qfs_file_open_new(struct qfs_fs *fs, uint64_t ino, const struct proto_inode 
 	return open_install(fs, ino, inode, 0, flags & ~QFS_O_TRUNC, out, &changed);
 }
 
+/*
+ * The first OPEN_PREFETCH bytes of chunk 0, read while an open for reading
+ * reads the inode: when that is the whole chunk (a small file), it becomes
+ * the read cache, and the read that usually follows an open costs no round
+ * trip. Installed only when this mount completed no write meanwhile (it
+ * could be older than a write of ours) and nothing is cached yet; the
+ * inode just read bounds it as any read (truncation epochs).
+ */
+#define OPEN_PREFETCH (128u * 1024)
+
+static struct qfs_get_op *open_prefetch_begin(struct qfs_fs *fs, uint64_t ino, unsigned flags)
+{
+	struct qfs_get_op *op;
+	struct proto_key key;
+
+	if (flags & (QFS_O_WRITE | QFS_O_TRUNC | QFS_O_DIRECT))
+		return NULL;
+	proto_key_chunk(&key, ino, 0);
+	return qfs_quorum_get_begin(fs->q, &key, 0, OPEN_PREFETCH, &op) == 0 ? op : NULL;
+}
+
+static void open_prefetch_end(struct qfs_fs *fs, struct qfs_open_inode *oi,
+			      struct qfs_get_op *op, uint64_t writes)
+{
+	struct qfs_rec rec;
+	int rc;
+
+	rc = qfs_quorum_get_end(fs->q, op, &rec);
+	if (!oi || (rc < 0 && rc != -ENOENT))
+		goto out;
+	pthread_mutex_lock(&oi->lock);
+	if (S_ISREG(oi->inode.mode) && !oi->rc_valid && oi->wb_lo == oi->wb_hi &&
+	    !oi->ninflight && qfs_quorum_writes(fs->q) == writes) {
+		if (rc == -ENOENT)
+			rc_install(fs, oi, 0, NULL); /* no chunk 0: zeros */
+		else if (rec.off == 0 && rec.val_len >= rec.meta.len)
+			rc_install(fs, oi, 0, &rec);
+	}
+	pthread_mutex_unlock(&oi->lock);
+out:
+	qfs_rec_free(&rec);
+}
+
 int qfs_file_open(struct qfs_fs *fs, uint64_t ino, unsigned flags, struct qfs_file **out,
 		  bool *changed)
 {
+	uint64_t writes = qfs_quorum_writes(fs->q);
+	struct qfs_get_op *pf;
 	struct proto_inode fresh;
 	uint32_t nlink;
 	int rc;
 
 	if (fs->read_only && (flags & (QFS_O_WRITE | QFS_O_TRUNC)))
 		return -EROFS;
+	pf = open_prefetch_begin(fs, ino, flags);
 	/* Close-to-open: every open reads the inode with a read quorum (and
 	 * learns on the way whether it has extended attributes). */
 	rc = qfs_inode_read(fs, ino, &fresh, &nlink);
-	if (rc < 0)
-		return rc;
-	if (S_ISDIR(fresh.mode) && (flags & QFS_O_WRITE))
-		return -EISDIR;
-	return open_install(fs, ino, &fresh, qfs_icache_xattrs(fs, ino), flags, out, changed);
+	if (rc == 0 && S_ISDIR(fresh.mode) && (flags & QFS_O_WRITE))
+		rc = -EISDIR;
+	if (rc == 0)
+		rc = open_install(fs, ino, &fresh, qfs_icache_xattrs(fs, ino), flags, out, changed);
+	if (pf)
+		open_prefetch_end(fs, rc == 0 ? (*out)->oi : NULL, pf, writes);
+	return rc;
 }
 
 bool qfs_file_no_xattrs(struct qfs_fs *fs, uint64_t ino)

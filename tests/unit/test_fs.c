@@ -492,6 +492,61 @@ static void test_fs_capability_probe_of_open_file(void **state)
 	assert_int_equal(qfs_file_release(fh), 0);
 }
 
+/* An open for reading fetches a small file's content with its inode: the
+ * read that follows asks nothing; bigger files, this client's own buffered
+ * writes and another client's new data all read right. */
+static void test_fs_open_prefetch(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t big[CS + 100], got[CS + 100];
+	struct qfs_file *w, *r;
+	uint8_t small[100];
+	uint64_t ino, ino2;
+	bool changed;
+
+	memset(small, 's', sizeof(small));
+	w = create_file(f->fs[1], "pf", &ino);
+	write_all(w, small, sizeof(small), 0);
+	assert_int_equal(qfs_file_release(w), 0);
+
+	assert_int_equal(qfs_file_open(f->fs[0], ino, 0, &r, &changed), 0);
+	sim_reset_counts(f->s);
+	assert_int_equal(qfs_file_read(r, got, sizeof(got), 0), sizeof(small));
+	assert_memory_equal(got, small, sizeof(small));
+	assert_int_equal(gets(f), 0);
+	assert_int_equal(qfs_file_release(r), 0);
+
+	/* another client rewrites it: the next open sees the new bytes */
+	memset(small, 't', sizeof(small));
+	assert_int_equal(qfs_file_open(f->fs[1], ino, QFS_O_WRITE, &w, &changed), 0);
+	write_all(w, small, sizeof(small), 0);
+	assert_int_equal(qfs_file_release(w), 0);
+	assert_int_equal(qfs_file_open(f->fs[0], ino, 0, &r, &changed), 0);
+	assert_int_equal(qfs_file_read(r, got, sizeof(got), 0), sizeof(small));
+	assert_memory_equal(got, small, sizeof(small));
+	assert_int_equal(qfs_file_release(r), 0);
+
+	/* a buffered write of this client is read by a new read-only handle */
+	assert_int_equal(qfs_file_open(f->fs[0], ino, QFS_O_WRITE, &w, &changed), 0);
+	write_all(w, (const uint8_t *)"own", 3, 0);
+	assert_int_equal(qfs_file_open(f->fs[0], ino, 0, &r, &changed), 0);
+	assert_int_equal(qfs_file_read(r, got, 3, 0), 3);
+	assert_memory_equal(got, "own", 3);
+	assert_int_equal(qfs_file_release(r), 0);
+	assert_int_equal(qfs_file_release(w), 0);
+
+	/* more than a chunk: the prefetch is not the whole chunk */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7);
+	w = create_file(f->fs[1], "pf2", &ino2);
+	write_all(w, big, sizeof(big), 0);
+	assert_int_equal(qfs_file_release(w), 0);
+	assert_int_equal(qfs_file_open(f->fs[0], ino2, 0, &r, &changed), 0);
+	assert_int_equal(qfs_file_read(r, got, sizeof(got), 0), sizeof(big));
+	assert_memory_equal(got, big, sizeof(big));
+	assert_int_equal(qfs_file_release(r), 0);
+}
+
 /* A read whose second chunk fails must fail whole: FUSE would take a short
  * count for the end of the file and silently truncate it. */
 static void test_fs_read_error_is_never_short(void **state)
@@ -789,6 +844,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_unlink_after_lookup, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fs_capability_probe_of_open_file, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_open_prefetch, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fs_read_error_is_never_short, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fs_readahead_sequential_matches, fx_setup,
