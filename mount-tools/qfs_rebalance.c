@@ -142,10 +142,11 @@ static void mnt_rb_progress(struct mnt_rb *rb, const char *what, int d)
 	if (now < rb->next_progress)
 		return;
 	rb->next_progress = now + 1;
-	printf("progress: %s %s, %.1f s, %" PRIu64 " records scanned, %" PRIu64
-	       " copies (%.1f MiB), %" PRIu64 " dropped, %" PRIu64 " failed\n", what,
-	       qfs_quorum_daemon_name(rb->q, d), now, rb->scanned, rb->copies,
-	       (double)rb->bytes / (1 << 20), rb->drops, rb->fails);
+	printf("progress: %s %s, %.1f s, %" PRIu64 " records scanned (%.0f/s), %" PRIu64
+	       " copies (%.1f MiB, %.1f MiB/s), %" PRIu64 " dropped, %" PRIu64 " failed\n", what,
+	       qfs_quorum_daemon_name(rb->q, d), now, rb->scanned, (double)rb->scanned / now,
+	       rb->copies, (double)rb->bytes / (1 << 20), (double)rb->bytes / (1 << 20) / now,
+	       rb->drops, rb->fails);
 	fflush(stdout);
 }
 
