@@ -1282,7 +1282,7 @@ int qfs_setattr(struct qfs_fs *fs, uint64_t ino, const struct qfs_setattr *s,
 	}
 	/* A read-modify-write of the registers: a base younger than the
 	 * attribute timeout will do (the kernel trusts attributes that long). */
-	if (!qfs_icache_get(fs, ino, &cur, &nlink)) {
+	if (!qfs_icache_get(fs, ino, QFS_ICACHE_TTL_NS, &cur, &nlink)) {
 		rc = qfs_inode_read(fs, ino, &cur, &nlink);
 		if (rc < 0)
 			return rc;

@@ -36,6 +36,8 @@ int qfs_fs_open_quorum(struct qfs_quorum *q, const struct qfs_fs_opts *opts,
 	fs->icache = calloc(QFS_ICACHE_SLOTS, sizeof(*fs->icache)); /* NULL: no cache */
 	if (opts && qfs_sa_new(opts->statahead_ms, &fs->sa) < 0)
 		fs->sa = NULL; /* no memory: lookups ask the replicas */
+	if (opts)
+		fs->open_attr_ns = (uint64_t)opts->open_attr_ms * 1000000ull;
 	rc = qfs_quorum_super(q, &fs->sb);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot read the superblock: %s (run mkfs.quorumfs?)",
@@ -226,6 +228,14 @@ int qfs_getattr(struct qfs_fs *fs, uint64_t ino, struct qfs_attr *a)
 	uint32_t nlink = 0;
 	int rc;
 
+	/* The kernel asks right after an open whose read is as fresh (its
+	 * attributes were invalidated when the file had changed). */
+	if (fs->open_attr_ns && qfs_file_is_open(fs, ino) &&
+	    qfs_icache_get(fs, ino, fs->open_attr_ns, &inode, &nlink)) {
+		qfs_inode_to_attr(fs, ino, &inode, nlink, a);
+		qfs_attr_add_buffered(fs, a);
+		return 0;
+	}
 	rc = qfs_inode_read(fs, ino, &inode, &nlink);
 	if (rc < 0)
 		return rc;

@@ -35,6 +35,8 @@ struct qfs_fs_opts {
 	unsigned tomb_grace_s; /* 0 = QFS_TOMB_GRACE_DEFAULT_S (qfs_quorum_opts) */
 	unsigned statahead_ms; /* lookups read a directory ahead, answers live
 				* this long; 0 = off (fs/statahead.c) */
+	unsigned open_attr_ms; /* getattr of a file open here answered from a
+				* read this young (the open's); 0 = always read */
 };
 
 /*
@@ -73,6 +75,8 @@ struct qfs_cred {
 	uint32_t umask;
 };
 
+/* Attributes of @ino: a quorum read, or for a file open on this client the
+ * read its open (or a later one) made at most open_attr_ms ago. */
 int qfs_getattr(struct qfs_fs *fs, uint64_t ino, struct qfs_attr *a);
 int qfs_lookup(struct qfs_fs *fs, uint64_t parent, const char *name, struct qfs_attr *a);
 

@@ -143,6 +143,8 @@ struct qfs_fs {
 	struct qfs_open_inode *open[QFS_OPEN_BUCKETS];
 
 	struct qfs_statahead *sa; /* NULL: off (statahead.c) */
+	uint64_t open_attr_ns;	  /* getattr of a file open here may use a read this
+				   * young (qfs_getattr); 0: always read */
 
 	pthread_mutex_t icache_lock; /* icache and memo; a leaf lock */
 	struct qfs_icache_ent *icache;
@@ -158,13 +160,14 @@ struct qfs_fs {
  * when not NULL, gets the number of live LINK records. */
 int qfs_inode_read(struct qfs_fs *fs, uint64_t ino, struct proto_inode *inode,
 		   uint32_t *nlink);
-/* The inode cache: remember, look up (younger than the TTL), forget. */
+/* The inode cache: remember, look up (younger than @max_age_ns, at most
+ * QFS_ICACHE_TTL_NS), forget. */
 void qfs_icache_put(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *inode,
 		    uint32_t nlink, int xattrs);
 /* -1 unknown, 0 the inode has no xattr, 1 it has some (fresh entries only). */
 int qfs_icache_xattrs(struct qfs_fs *fs, uint64_t ino);
-bool qfs_icache_get(struct qfs_fs *fs, uint64_t ino, struct proto_inode *inode,
-		    uint32_t *nlink);
+bool qfs_icache_get(struct qfs_fs *fs, uint64_t ino, uint64_t max_age_ns,
+		    struct proto_inode *inode, uint32_t *nlink);
 void qfs_icache_drop(struct qfs_fs *fs, uint64_t ino);
 
 /* Write the registers of @inode that have a non-zero version (merge does the rest). */

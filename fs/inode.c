@@ -122,8 +122,8 @@ void qfs_icache_put(struct qfs_fs *fs, uint64_t ino, const struct proto_inode *i
 	pthread_mutex_unlock(&fs->icache_lock);
 }
 
-bool qfs_icache_get(struct qfs_fs *fs, uint64_t ino, struct proto_inode *inode,
-		    uint32_t *nlink)
+bool qfs_icache_get(struct qfs_fs *fs, uint64_t ino, uint64_t max_age_ns,
+		    struct proto_inode *inode, uint32_t *nlink)
 {
 	struct qfs_icache_ent *e;
 	bool hit = false;
@@ -132,7 +132,7 @@ bool qfs_icache_get(struct qfs_fs *fs, uint64_t ino, struct proto_inode *inode,
 		return false;
 	pthread_mutex_lock(&fs->icache_lock);
 	e = icache_slot(fs, ino);
-	if (e->ino == ino && qfs_now_ns() - e->at_ns < QFS_ICACHE_TTL_NS) {
+	if (e->ino == ino && qfs_now_ns() - e->at_ns < max_age_ns) {
 		*inode = e->inode;
 		*nlink = e->nlink;
 		hit = true;

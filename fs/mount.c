@@ -115,6 +115,9 @@ static int serve(struct mnt_opts *o, int ready_fd)
 		fo.statahead_ms = (unsigned)(1000 * (o->attr_timeout < o->entry_timeout
 							 ? o->attr_timeout
 							 : o->entry_timeout));
+	/* a GETATTR right after an open: its read, if the kernel may cache
+	 * attributes that long anyway */
+	fo.open_attr_ms = o->attr_timeout < 0.1 ? (unsigned)(1000 * o->attr_timeout) : 100;
 	rc = qfs_fs_open(cl, &fo, &m.fs, err, sizeof(err));
 	if (rc < 0) {
 		report(ready_fd, 1, err);

@@ -4,7 +4,8 @@
  * (fs/statahead.c) over a simulated cluster: the answers equal what the
  * replicas hold, the entries stop being read one by one, this client's own
  * writes are seen at once, another client's once the answers expire, and a
- * name the window lacks is still found.
+ * name the window lacks is still found; and a GETATTR right after an open
+ * is answered by the open's read.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -43,7 +44,7 @@ static void name_of(char *buf, size_t len, int i)
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct qfs_fs_opts so = { .statahead_ms = TTL_MS };
+	struct qfs_fs_opts so = { .statahead_ms = TTL_MS, .open_attr_ms = 100 };
 	struct qfs_quorum *q;
 	struct qfs_attr a;
 	char err[256] = "", name[32];
@@ -216,6 +217,42 @@ static void test_sa_freshness(void **state)
 	}
 }
 
+static unsigned lists(struct fx *f)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < 3; i++)
+		n += sim_count(f->s, i, PROTO_OP_LIST);
+	return n;
+}
+
+/* A GETATTR right after an open (the kernel sends one when the open found
+ * the file changed) is answered by the open's read; later ones, and files
+ * not open here, read the inode. */
+static void test_sa_getattr_after_open(void **state)
+{
+	struct fx *f = *state;
+	struct qfs_file *fh;
+	struct qfs_attr a;
+	char name[32];
+	bool changed;
+
+	name_of(name, sizeof(name), 3);
+	assert_int_equal(qfs_lookup(f->other, f->dir, name, &a), 0);
+	assert_int_equal(qfs_file_open(f->sa, a.ino, 0, &fh, &changed), 0);
+	sim_reset_counts(f->s);
+	assert_int_equal(qfs_getattr(f->sa, a.ino, &a), 0);
+	assert_int_equal(lists(f), 0);
+	assert_int_equal(a.nlink, 1);
+	sleep_ms(150);
+	assert_int_equal(qfs_getattr(f->sa, a.ino, &a), 0);
+	assert_true(lists(f) > 0);
+	assert_int_equal(qfs_file_release(fh), 0);
+	sim_reset_counts(f->s);
+	assert_int_equal(qfs_getattr(f->sa, a.ino, &a), 0); /* read 150 ms ago, closed */
+	assert_true(lists(f) > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +260,7 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sa_round_robin, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_sa_freshness, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sa_getattr_after_open, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
