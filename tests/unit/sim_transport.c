@@ -757,6 +757,7 @@ void sim_free(struct sim *s)
 		free(s->r[i].recs);
 	}
 	free(s->r);
+	free(s->layout);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
