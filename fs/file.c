@@ -751,7 +751,8 @@ int qfs_file_open_new(struct qfs_fs *fs, uint64_t ino, const struct proto_inode 
 
 /*
  * The first OPEN_PREFETCH bytes of chunk 0, read while an open for reading
- * reads the inode: when that is the whole chunk (a small file), it becomes
+ * reads the inode (unless the inode cache already says the file is
+ * bigger): when that is the whole chunk (a small file), it becomes
  * the read cache, and the read that usually follows an open costs no round
  * trip. Installed only when this mount completed no write meanwhile (it
  * could be older than a write of ours) and nothing is cached yet; the
@@ -761,10 +762,17 @@ int qfs_file_open_new(struct qfs_fs *fs, uint64_t ino, const struct proto_inode 
 
 static struct qfs_get_op *open_prefetch_begin(struct qfs_fs *fs, uint64_t ino, unsigned flags)
 {
+	struct proto_inode known;
 	struct qfs_get_op *op;
 	struct proto_key key;
+	uint32_t nlink;
 
 	if (flags & (QFS_O_WRITE | QFS_O_TRUNC | QFS_O_DIRECT))
+		return NULL;
+	/* the lookup just before usually read the inode: no use fetching the
+	 * head of a file known to be bigger than what is fetched */
+	if (qfs_icache_get(fs, ino, QFS_ICACHE_TTL_NS, &known, &nlink) &&
+	    (known.size > OPEN_PREFETCH || !S_ISREG(known.mode)))
 		return NULL;
 	proto_key_chunk(&key, ino, 0);
 	return qfs_quorum_get_begin(fs->q, &key, 0, OPEN_PREFETCH, &op) == 0 ? op : NULL;
