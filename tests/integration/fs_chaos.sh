@@ -74,52 +74,11 @@ it_log "seed $SEED (rerun: QFS_CHAOS_SEED=$SEED), ${SECS} s of workload, chunk $
 
 # ---- the cluster, each daemon in a network namespace when possible ----
 NETNS=1
-NETS=""
-VETHS=""
-NET=10.$((100 + $$ % 100))
-chaos_net_cleanup() {
-	local v ns
-	for v in $VETHS; do
-		ip link del "$v" 2>/dev/null || true
-	done
-	for ns in $NETS; do
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	for ns in $NETS; do
-		ip netns list 2>/dev/null | grep -qw "$ns" && it_log "WARNING: namespace $ns is left"
-	done
-	return 0
-}
-it_on_exit chaos_net_cleanup
-
-# net_make NAME INDEX: namespace qfsch-PID-NAME with veth qc PID-INDEX
-# (host NET.INDEX.1/30) <-> eth0 (NET.INDEX.2/30). Returns 1 when the
-# namespace or the veth cannot be made.
-net_make() {
-	local name=$1 i=$2 ns=qfsch-$$-$1 v=qc$$-$2
-	ip netns add "$ns" 2>/dev/null || return 1
-	NETS="$NETS $ns"
-	ip link add "$v" type veth peer name eth0 netns "$ns" 2>/dev/null || return 1
-	VETHS="$VETHS $v"
-	ip addr add "$NET.$i.1/30" dev "$v" &&
-		ip link set "$v" up &&
-		ip -n "$ns" addr add "$NET.$i.2/30" dev eth0 &&
-		ip -n "$ns" link set eth0 up &&
-		ip -n "$ns" link set lo up || return 1
-	IT_DEP[$name]=tcp://$NET.$i.2:7100
-	# nsenter, not `ip netns exec`: that makes a mount namespace too, and a
-	# daemon restarted while the volume is mounted would keep a copy of the
-	# FUSE mount alive there, so quorumfs would never see the unmount
-	IT_DWRAP[$name]="nsenter --net=/run/netns/$ns"
-}
-
 command -v ip >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || NETNS=0
 if [ "$NETNS" = 1 ]; then
 	i=1
 	for d in $NAMES; do
-		IT_DAEMONS="$IT_DAEMONS $d"
-		IT_DDIR[$d]=$IT_WORK/data-$d
-		if ! net_make "$d" "$i"; then
+		if ! it_net_daemon "$d" "$i"; then
 			NETNS=0
 			break
 		fi
@@ -132,13 +91,12 @@ if [ "$NETNS" = 1 ]; then
 	for d in $NAMES; do
 		it_daemon_start "$d"
 	done
-	it_log "cluster up in namespaces:$NETS"
+	it_log "cluster up in namespaces:$IT_NETS"
 	KINDS="kill stop partition"
 else
-	chaos_net_cleanup
-	NETS=""
-	VETHS=""
+	it_net_cleanup
 	IT_DAEMONS=""
+	IT_DWRAP=()
 	it_log "network namespaces cannot be made here: the partition fault is skipped"
 	# shellcheck disable=SC2086
 	it_cluster_start $NAMES
@@ -188,7 +146,7 @@ impair() {
 	case $1 in
 	kill) it_daemon_kill "$2" ;;
 	stop) it_daemon_pause "$2" ;;
-	partition) ip -n "qfsch-$$-$2" link set eth0 down ;;
+	partition) it_net_cut "$2" ;;
 	esac
 }
 
@@ -196,7 +154,7 @@ restore() {
 	case $1 in
 	kill) it_daemon_start "$2" ;;
 	stop) it_daemon_resume "$2" ;;
-	partition) ip -n "qfsch-$$-$2" link set eth0 up ;;
+	partition) it_net_heal "$2" ;;
 	esac
 }
 

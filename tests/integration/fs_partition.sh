@@ -25,54 +25,10 @@ it_init fs_partition
 command -v ip >/dev/null 2>&1 || it_skip "no ip(8) (package iproute2)"
 TMO=1000
 LIMIT_MS=$((2 * TMO))
-NETS=""  # namespaces made
-VETHS="" # host ends of the veth pairs made
-# a /16 picked from our pid, so two runs at once do not share addresses
-NET=10.$((100 + $$ % 100))
-
-# part_cleanup: the exit hook (the daemons are already gone).
-part_cleanup() {
-	local v ns
-	for v in $VETHS; do
-		ip link del "$v" 2>/dev/null || true
-	done
-	for ns in $NETS; do
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	for ns in $NETS; do
-		ip netns list 2>/dev/null | grep -qw "$ns" && it_log "WARNING: namespace $ns is left"
-	done
-	return 0
-}
-it_on_exit part_cleanup
-
-# net_make NAME INDEX: namespace qfsit-PID-NAME, veth qfPID-INDEX (host,
-# NET.INDEX.1/30) <-> eth0 (inside, NET.INDEX.2/30).
-net_make() {
-	local name=$1 i=$2 ns=qfsit-$$-$1 v=qf$$-$2
-	ip netns add "$ns" 2>/dev/null || it_skip "cannot create a network namespace"
-	NETS="$NETS $ns"
-	ip link add "$v" type veth peer name eth0 netns "$ns" 2>/dev/null ||
-		it_skip "cannot create a veth pair"
-	VETHS="$VETHS $v"
-	ip addr add "$NET.$i.1/30" dev "$v"
-	ip link set "$v" up
-	ip -n "$ns" addr add "$NET.$i.2/30" dev eth0
-	ip -n "$ns" link set eth0 up
-	ip -n "$ns" link set lo up
-	IT_DAEMONS="$IT_DAEMONS $name"
-	IT_DDIR[$name]=$IT_WORK/data-$name
-	IT_DEP[$name]=tcp://$NET.$i.2:7100
-	IT_DWRAP[$name]="ip netns exec $ns"
-}
-
-# cut NAME / heal NAME: the daemon's end of its link down / up.
-cut() { ip -n "qfsit-$$-$1" link set eth0 down; }
-heal() { ip -n "qfsit-$$-$1" link set eth0 up; }
-
+command -v nsenter >/dev/null 2>&1 || it_skip "no nsenter(1) (package util-linux)"
 i=1
 for d in a b c; do
-	net_make "$d" "$i"
+	it_net_daemon "$d" "$i" || it_skip "cannot create a network namespace and veth pair"
 	i=$((i + 1))
 done
 it_cluster_write_config a b c
@@ -80,7 +36,7 @@ for d in a b c; do
 	it_daemon_start "$d"
 	it_check_eq "the recorded pid of $d is chunkd's" chunkd "$(cat "/proc/${IT_DPID[$d]}/comm")"
 done
-it_log "cluster up in namespaces:$NETS ($NET.{1,2,3}.2)"
+it_log "cluster up in namespaces:$IT_NETS ($IT_NET.{1,2,3}.2)"
 it_mkfs
 M=$IT_MNT
 it_mount "$M" -o timeout_ms=$TMO
@@ -98,7 +54,7 @@ for n in 1 2 3; do echo "file $n" >"$M/d/f$n"; done
 
 # 1. one daemon cut off (each of the three in turn)
 for d in a b c; do
-	cut "$d"
+	it_net_cut "$d"
 	IT_WORST_MS=0
 	for round in 1 2 3; do
 		ok_timed "create" sh -c "echo new >'$M/d/n-$d-$round'"
@@ -116,15 +72,15 @@ for d in a b c; do
 	it_log "$d cut off: worst command ${IT_WORST_MS} ms ($IT_WORST_WHAT)"
 	it_check "$d cut off: every command under ${LIMIT_MS} ms (worst ${IT_WORST_MS} ms: $IT_WORST_WHAT)" \
 		[ "$IT_WORST_MS" -lt "$LIMIT_MS" ]
-	heal "$d"
+	it_net_heal "$d"
 	sleep 1 # the engine probes a suspect every 500 ms: let it come back
 done
 it_check_eq "appends with one daemon cut off landed" "file 1 more more more" \
 	"$(tr '\n' ' ' <"$M/d/f1" | sed 's/ $//')"
 
 # 2. two cut off: EIO, bounded
-cut b
-cut c
+it_net_cut b
+it_net_cut c
 IT_WORST_MS=0
 it_timed "create" sh -c "echo x >'$M/d/lost'"
 it_check "two cut off: create fails with EIO: $T_OUT" grep -q "Input/output error" <<<"$T_OUT"
@@ -137,8 +93,8 @@ it_check "two cut off: every failure within 3 x timeout_ms (worst ${IT_WORST_MS}
 	[ "$IT_WORST_MS" -lt $((3 * TMO)) ]
 
 # 3. links back: no remount needed
-heal b
-heal c
+it_net_heal b
+it_net_heal c
 ok=0
 t0=$(it_now_ms)
 for _ in $(seq 1 50); do

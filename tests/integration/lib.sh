@@ -325,6 +325,58 @@ _it_wait_gone() {
 	return 0
 }
 
+# ---- daemons in network namespaces (fs_partition, fs_chaos) ------------------
+
+IT_NET=10.$((100 + $$ % 100)) # a /16 picked from our pid: two runs do not share it
+IT_NETS=""		     # namespaces made
+IT_VETHS=""		     # host ends of the veth pairs made
+
+# Exit hook: delete every namespace and veth made (the daemons are gone).
+it_net_cleanup() {
+	local v ns
+	for v in $IT_VETHS; do
+		ip link del "$v" 2>/dev/null || true
+	done
+	for ns in $IT_NETS; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	for ns in $IT_NETS; do
+		ip netns list 2>/dev/null | grep -qw "$ns" && it_log "WARNING: namespace $ns is left"
+	done
+	IT_NETS="" IT_VETHS=""
+	return 0
+}
+
+# it_net_daemon NAME INDEX: define daemon NAME in namespace qfsit-PID-NAME,
+# reached over veth qfPID-INDEX (host IT_NET.INDEX.1/30) <-> eth0 (inside,
+# IT_NET.INDEX.2/30) at tcp://IT_NET.INDEX.2:7100 (start it with
+# it_daemon_start after it_cluster_write_config). Returns 1 when the
+# namespace or the veth cannot be made (ip(8) and nsenter(1) needed).
+it_net_daemon() {
+	local name=$1 i=$2 ns=qfsit-$$-$1 v=qf$$-$2
+	[ -n "$IT_NETS" ] || it_on_exit it_net_cleanup
+	ip netns add "$ns" 2>/dev/null || return 1
+	IT_NETS="$IT_NETS $ns"
+	ip link add "$v" type veth peer name eth0 netns "$ns" 2>/dev/null || return 1
+	IT_VETHS="$IT_VETHS $v"
+	ip addr add "$IT_NET.$i.1/30" dev "$v" &&
+		ip link set "$v" up &&
+		ip -n "$ns" addr add "$IT_NET.$i.2/30" dev eth0 &&
+		ip -n "$ns" link set eth0 up &&
+		ip -n "$ns" link set lo up || return 1
+	IT_DAEMONS="$IT_DAEMONS $name"
+	IT_DDIR[$name]=$IT_WORK/data-$name
+	IT_DEP[$name]=tcp://$IT_NET.$i.2:7100
+	# nsenter, not `ip netns exec`: that makes a mount namespace too, and a
+	# daemon restarted while the volume is mounted would keep a copy of the
+	# FUSE mount alive there, so quorumfs would never see the unmount
+	IT_DWRAP[$name]="nsenter --net=/run/netns/$ns"
+}
+
+# it_net_cut NAME / it_net_heal NAME: daemon NAME's end of its link down / up.
+it_net_cut() { ip -n "qfsit-$$-$1" link set eth0 down; }
+it_net_heal() { ip -n "qfsit-$$-$1" link set eth0 up; }
+
 # ---- daemons -------------------------------------------------------------------
 
 # it_cluster_write_config [NAMES...]: cluster config with N=3 W=2 R=2.
