@@ -20,56 +20,20 @@ it_init fs_layout
 for b in fsck.quorumfs qfs; do
 	[ -x "$QFS_BIN/$b" ] || it_skip "$QFS_BIN/$b is not built"
 done
+command -v jq >/dev/null 2>&1 || it_skip "no jq"
 it_cluster_start a b c
 it_mkfs
 it_mount "$IT_MNT"
 M=$IT_MNT
 MODEL=$IT_WORK/model
+NF=40
 mkdir -p "$M/w" "$MODEL"
 
-# put N: write file N (30..300 KiB of random bytes) through the mount and
-# into the model; prints the milliseconds it took.
-put() {
-	local n=$1 t0 kib=$((30 + RANDOM % 270))
-	head -c $((kib * 1024)) /dev/urandom >"$MODEL/f$n"
-	t0=$(it_now_ms)
-	cp "$MODEL/f$n" "$M/w/f$n.tmp" && mv "$M/w/f$n.tmp" "$M/w/f$n" || return 1
-	echo $(($(it_now_ms) - t0))
-}
-
-for i in $(seq 1 40); do put "$i" >/dev/null; done
-
-# The workload: rewrite a random file, read back another, until told to
-# stop. wl.stat: steps done, the slowest write (cp + mv) and the slowest
-# read (cmp of a whole file) in ms.
-workload() {
-	local i=0 n ms t0 worst=0 worst_rd=0
-	while [ ! -e "$IT_WORK/stop" ]; do
-		n=$((1 + RANDOM % 40))
-		ms=$(put "$n") || { echo "write f$n failed" >>"$IT_WORK/wl.err"; return; }
-		[ "$ms" -gt "$worst" ] && worst=$ms
-		n=$((1 + RANDOM % 40))
-		t0=$(it_now_ms)
-		cmp -s "$M/w/f$n" "$MODEL/f$n" || { echo "f$n differs" >>"$IT_WORK/wl.err"; return; }
-		ms=$(($(it_now_ms) - t0))
-		[ "$ms" -gt "$worst_rd" ] && worst_rd=$ms
-		i=$((i + 1))
-		echo "$i $worst $worst_rd" >"$IT_WORK/wl.stat"
-	done
-}
-workload &
-WL=$!
-# Stop the workload (it ends after its current step) before anything that
-# fails the test: the cleanup unmounts first, and a cp still running then
-# reports ENOENT, which reads like a filesystem error but is not one.
-_stop_wl() {
-	touch "$IT_WORK/stop"
-	[ -n "$WL" ] || return 0
-	tmo 60 tail --pid="$WL" -f /dev/null || kill "$WL" 2>/dev/null || true
-	WL=""
-}
-it_on_exit _stop_wl
-wl_fail() { _stop_wl; it_fail "$@"; }
+. "$(dirname "$0")/layout_wl.sh"
+for i in $(seq 1 $NF); do put "$i" >/dev/null; done
+# the workload rewrites (cp + mv) a file of 30..300 KiB and re-reads
+# another all along
+wl_start
 
 # rebalance MIN: apply what is staged, rebalance, check the numbers. MIN
 # is the theoretical minimum of new copies per key, as X.YY (N times the
@@ -125,21 +89,18 @@ rebalance 1.20 # 3 -> 5: N x 2/5 of each key's placements move
 rebalance 0.60 # 5 -> 4: N x 1/5
 T1=$(date +%s)
 
-_stop_wl
+wl_stop
 [ ! -s "$IT_WORK/wl.err" ] || it_fail "workload: $(cat "$IT_WORK/wl.err")"
 read -r OPS WORST WORST_RD <"$IT_WORK/wl.stat"
 bad=0
-for i in $(seq 1 40); do
+for i in $(seq 1 $NF); do
 	cmp -s "$M/w/f$i" "$MODEL/f$i" || { it_log "f$i differs from the model"; bad=1; }
 done
 it_check_eq "files equal to the model" 0 "$bad"
 # --full: every key of every daemon (c included, drained) is looked at, so
 # "0 misplaced" with exit 0 means every key is on exactly the N daemons of
 # its list
-out=$(tmo 120 "$QFS_BIN/fsck.quorumfs" -n --full "$IT_CONF" 2>&1) && rc=0 || rc=$?
-it_log "fsck: $(printf '%s\n' "$out" | tail -n 3)"
-it_check_eq "fsck -n exit" 0 "$rc"
-it_check "no misplaced copy" sh -c "printf '%s\n' \"\$1\" | grep -q ' 0 misplaced'" _ "$out"
+layout_fsck_clean "after 3 -> 5 -> 4"
 it_log "RESULT: 3 -> 5 -> 4 daemons in $((T1 - T0)) s; rebalance copied $COPIES replicas" \
 	"($KIB KiB) for $NEEDED placements that changed; workload $OPS steps without" \
 	"an error, worst write (cp + mv) $WORST ms, worst read (cmp) $WORST_RD ms"

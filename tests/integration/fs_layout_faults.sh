@@ -37,17 +37,8 @@ MODEL=$IT_WORK/model
 NF=40
 mkdir -p "$M/w" "$MODEL"
 
-# put N: write file N (100..300 KiB of random bytes) through the mount and
-# into the model; prints the milliseconds it took.
-put() {
-	local n=$1 t0 kib=$((100 + RANDOM % 200))
-	head -c $((kib * 1024)) /dev/urandom >"$MODEL/f$n.new"
-	t0=$(it_now_ms)
-	cp "$MODEL/f$n.new" "$M/w/f$n.tmp" && mv "$M/w/f$n.tmp" "$M/w/f$n" || return 1
-	mv "$MODEL/f$n.new" "$MODEL/f$n"
-	echo $(($(it_now_ms) - t0))
-}
-
+PUT_KIB_MIN=100 PUT_KIB_SPAN=200 WL_PAUSE=0.05
+. "$(dirname "$0")/layout_wl.sh"
 for i in $(seq 1 $NF); do put "$i" >/dev/null; done
 # and NS files of 1 MiB that the workload leaves alone: the bulk a
 # rebalance moves (the workload's files move with their next write), so
@@ -58,44 +49,6 @@ for i in $(seq 1 $NS); do
 	it_make_file "$MODEL/s$i" 1048576 "$i"
 	cp "$MODEL/s$i" "$M/s/s$i"
 done
-
-# The workload: rewrite a random file, read back another, pause 50 ms,
-# until told to stop (a restart goes on from wl.stat). wl.stat: steps done, the slowest write (cp + mv) and
-# the slowest read (cmp of a whole file) in ms.
-workload() {
-	local i=0 n ms t0 worst=0 worst_rd=0
-	[ -s "$IT_WORK/wl.stat" ] && read -r i worst worst_rd <"$IT_WORK/wl.stat"
-	while [ ! -e "$IT_WORK/stop" ]; do
-		n=$((1 + RANDOM % NF))
-		ms=$(put "$n") || { echo "write f$n failed" >>"$IT_WORK/wl.err"; return; }
-		[ "$ms" -gt "$worst" ] && worst=$ms
-		n=$((1 + RANDOM % NF))
-		t0=$(it_now_ms)
-		cmp -s "$M/w/f$n" "$MODEL/f$n" || { echo "f$n differs" >>"$IT_WORK/wl.err"; return; }
-		ms=$(($(it_now_ms) - t0))
-		[ "$ms" -gt "$worst_rd" ] && worst_rd=$ms
-		i=$((i + 1))
-		echo "$i $worst $worst_rd" >"$IT_WORK/wl.stat"
-		sleep 0.05
-	done
-}
-WL=""
-wl_start() {
-	rm -f "$IT_WORK/stop"
-	workload &
-	WL=$!
-}
-# Stop the workload (it ends after its current step) before anything that
-# fails the test: the cleanup unmounts first, and a cp still running then
-# reports ENOENT, which reads like a filesystem error but is not one.
-_stop_wl() {
-	touch "$IT_WORK/stop"
-	[ -n "$WL" ] || return 0
-	tmo 60 tail --pid="$WL" -f /dev/null || kill "$WL" 2>/dev/null || true
-	WL=""
-}
-it_on_exit _stop_wl
-wl_fail() { _stop_wl; it_fail "$@"; }
 
 # A rebalance in the background: RB is its pid, its output in rb.out.
 RB=""
@@ -153,8 +106,8 @@ rerun() {
 # check STEP: the workload is fine, files equal the model, no transition
 # is left, fsck finds nothing; the workload goes on.
 check() {
-	local step=$1 out rc bad=0 i
-	_stop_wl
+	local step=$1 out bad=0 i
+	wl_stop
 	[ ! -s "$IT_WORK/wl.err" ] || it_fail "$step: workload: $(cat "$IT_WORK/wl.err")"
 	for i in $(seq 1 $NF); do
 		cmp -s "$M/w/f$i" "$MODEL/f$i" || { it_log "f$i differs from the model"; bad=$((bad + 1)); }
@@ -166,13 +119,8 @@ check() {
 	out=$(tmo 30 "$QFS_BIN/qfs" layout show "$IT_CONF" 2>&1) || it_fail "layout show: $out"
 	it_check_eq "$step: no layout in transition (qfs layout show)" "" \
 		"$(printf '%s\n' "$out" | grep 'in transition' || true)"
-	rc=0
-	out=$(tmo 120 "$QFS_BIN/fsck.quorumfs" -n --full --json --no-progress "$IT_CONF" 2>"$IT_WORK/fsck.err") || rc=$?
-	it_log "$step: fsck: $(printf '%s' "$out" | jq -c '{keys, replicas_checked, missing, stale, corrupt, misplaced, unreachable, exit}' 2>&1)"
-	[ "$rc" -eq 0 ] || it_log "$step: fsck stderr: $(tail -n 5 "$IT_WORK/fsck.err")"
-	it_check_eq "$step: fsck -n --full exit" 0 "$rc"
-	it_check_eq "$step: fsck missing/stale/corrupt/misplaced" "0 0 0 0" \
-		"$(printf '%s' "$out" | jq -r '"\(.missing) \(.stale) \(.corrupt) \(.misplaced)"')"
+	layout_fsck_clean "$step"
+	out=$LAYOUT_FSCK_OUT
 	# N=3 replicas looked at per key (the superblock's too), every one of
 	# them a live daemon of the current layout
 	it_check "$step: 3 replicas checked per key" \
@@ -254,7 +202,7 @@ out=$(tmo 30 "$QFS_BIN/qfs" layout set-zone "$IT_CONF" b rack-1 2>&1) || it_fail
 it_check "set-zone staged zone rack-1 for b" grep -qE '^  b .* zone rack-1$' <<<"$out"
 tmo 30 "$QFS_BIN/qfs" layout abort "$IT_CONF"
 
-_stop_wl
+wl_stop
 read -r OPS WORST WORST_RD <"$IT_WORK/wl.stat"
 it_log "RESULT: 3 -> 4 (d killed) -> 5 (c missed apply, client killed) -> 4 (a dead) in $((T1 - T0)) s;" \
 	"copies made: $C1 (both runs), $C2 (rerun after the kill; the killed run: ${P2#*scanned, }), $C3; workload $OPS steps without an error," \

@@ -40,6 +40,7 @@ M1=$IT_MNT
 M2=$IT_WORK/mnt2
 MODEL=$IT_WORK/model
 NF=24
+. "$(dirname "$0")/layout_wl.sh" # layout_fsck_clean
 it_mount "$M1"
 mkdir -p "$M1/w" "$MODEL"
 for i in $(seq 1 $NF); do
@@ -111,13 +112,7 @@ for i in $(seq 1 $NF); do
 done
 it_check_eq "step 4: files read through a fresh mount equal to the last write" 0 "$bad"
 it_umount_check "$M2"
-rc=0
-out=$(tmo 120 "$QFS_BIN/fsck.quorumfs" -n --full --json --no-progress "$IT_CONF" 2>"$IT_WORK/fsck.err") || rc=$?
-it_log "fsck: $(printf '%s' "$out" | jq -c '{keys, missing, stale, corrupt, misplaced, exit}' 2>&1)"
-[ "$rc" -eq 0 ] || it_log "fsck stderr: $(tail -n 5 "$IT_WORK/fsck.err")"
-it_check_eq "fsck -n --full exit" 0 "$rc"
-it_check_eq "fsck missing/stale/corrupt/misplaced" "0 0 0 0" \
-	"$(printf '%s' "$out" | jq -r '"\(.missing) \(.stale) \(.corrupt) \(.misplaced)"')"
+layout_fsck_clean "step 4"
 it_log "RESULT: a mount stopped across remove + apply + rebalance ($RB_MS ms) wrote $NF files" \
 	"on the new lists: first write $FIRST_MS ms, all $ALL_MS ms after it resumed," \
 	"$STALE requests refused as stale on the way"
