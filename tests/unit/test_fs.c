@@ -500,6 +500,7 @@ static void test_fs_open_prefetch(void **state)
 	struct fx *f = *state;
 	static uint8_t big[CS + 100], got[CS + 100];
 	struct qfs_file *w, *r;
+	struct proto_key ck;
 	uint8_t small[100];
 	uint64_t ino, ino2;
 	bool changed;
@@ -534,6 +535,17 @@ static void test_fs_open_prefetch(void **state)
 	assert_memory_equal(got, "own", 3);
 	assert_int_equal(qfs_file_release(r), 0);
 	assert_int_equal(qfs_file_release(w), 0);
+
+	/* the fetch fails (every copy corrupt) while the inode reads fine: the
+	 * open succeeds and the read fails whole, never returns other bytes */
+	proto_key_chunk(&ck, ino, 0);
+	for (int i = 0; i < 3; i++)
+		sim_set_corrupt(f->s, i, &ck, true);
+	assert_int_equal(qfs_file_open(f->fs[0], ino, 0, &r, &changed), 0);
+	assert_int_equal(qfs_file_read(r, got, sizeof(got), 0), -EIO);
+	assert_int_equal(qfs_file_release(r), 0);
+	for (int i = 0; i < 3; i++)
+		sim_set_corrupt(f->s, i, &ck, false);
 
 	/* more than a chunk: the prefetch is not the whole chunk */
 	for (size_t i = 0; i < sizeof(big); i++)
